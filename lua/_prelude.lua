@@ -1,0 +1,135 @@
+-- _prelude.lua: helpers shared by every script; syntha_redis/scripts.py prepends it.
+--
+-- KEYS[1] is always the user's root "<prefix>:{u:<user>}:". Every other name is
+-- KEYS[1] plus a suffix of syntha_redis/keys.py, so a script only ever touches
+-- its own user's hash slot. ARGV carries percent-encoded tokens, which never
+-- contain ',' or '|', so both serve as separators below.
+--
+-- Mutating scripts take a common ARGV head (see syntha_redis/scripts.py):
+--   ARGV[1] op_id (''=none)       ARGV[2] stream max length   ARGV[3] stream max age ms
+--   ARGV[4] stream idle ttl ms    ARGV[5] op result ttl ms    ARGV[6] prune batch
+local ROOT = KEYS[1]
+local K_ITEM = ROOT .. 'item:'
+local K_ITEMS = ROOT .. 'items'
+local K_EXP = ROOT .. 'exp'
+local K_ROUTES = ROOT .. 'routes'
+local K_GLOBAL = ROOT .. 'global'
+local K_DIRECT = ROOT .. 'direct:'
+local K_TITEMS = ROOT .. 'titems:'
+local K_TSUBS = ROOT .. 'tsubs:'
+local K_ATOPICS = ROOT .. 'atopics:'
+local K_TOPICS = ROOT .. 'topics'
+local K_TAGENTS = ROOT .. 'tagents'
+local K_PERMS = ROOT .. 'perms:'
+local K_PAGENTS = ROOT .. 'pagents'
+local K_VER = ROOT .. 'ver'
+local K_BYTES = ROOT .. 'bytes'
+local K_STREAM = ROOT .. 'events'
+local K_WAKE = ROOT .. 'wake'
+local K_OP = ROOT .. 'op:'
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function split(text, sep)
+  local out = {}
+  if text == nil or text == false or text == '' then return out end
+  for part in string.gmatch(text, '[^' .. (sep or ',') .. ']+') do out[#out + 1] = part end
+  return out
+end
+
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+-- Is an item with these routing fields visible to agent (a token)?
+-- Routing is resolved now, at read time: global, addressed by name, or on a
+-- topic the agent follows at this moment.
+local function visible_to(agent, topics_csv, subs_csv, agent_topics)
+  if (topics_csv == '' or not topics_csv) and (subs_csv == '' or not subs_csv) then
+    return true
+  end
+  for _, s in ipairs(split(subs_csv)) do
+    if s == agent then return true end
+  end
+  for _, t in ipairs(split(topics_csv)) do
+    if agent_topics[t] then return true end
+  end
+  return false
+end
+
+-- Routing of a stored item: value size, topics csv, subscribers csv. The item
+-- hash may already be gone (Redis expired it), so items with a TTL keep a copy
+-- in the routes hash until they are pruned.
+local function routing_of(tok)
+  local h = redis.call('HMGET', K_ITEM .. tok, 'topics', 'subs')
+  if h[1] then
+    return redis.call('HSTRLEN', K_ITEM .. tok, 'value'), h[1], h[2]
+  end
+  local r = redis.call('HGET', K_ROUTES, tok)
+  if r then
+    local size, topics, subs = string.match(r, '^(%d+)|([^|]*)|(.*)$')
+    return tonumber(size), topics, subs
+  end
+  return nil, '', ''
+end
+
+-- Remove an item from every index (not the hash itself). Returns its routing.
+local function unindex(tok)
+  local size, topics, subs = routing_of(tok)
+  redis.call('SREM', K_ITEMS, tok)
+  redis.call('SREM', K_GLOBAL, tok)
+  redis.call('ZREM', K_EXP, tok)
+  redis.call('HDEL', K_ROUTES, tok)
+  for _, t in ipairs(split(topics)) do redis.call('SREM', K_TITEMS .. t, tok) end
+  for _, s in ipairs(split(subs)) do redis.call('SREM', K_DIRECT .. s, tok) end
+  if size then redis.call('DECRBY', K_BYTES, size) end
+  return size, topics, subs
+end
+
+-- Append a change event to the user's stream (the truth) and wake readers
+-- (pub/sub is only a hint; readers resume from their last event id).
+local function emit(fields)
+  local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  local ms = tonumber(string.match(id, '^(%d+)'))
+  redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(ms - tonumber(ARGV[3])))
+  redis.call('PEXPIRE', K_STREAM, ARGV[4])
+  redis.call('SPUBLISH', K_WAKE, id)
+  return id
+end
+
+-- Drop expired items from the indexes and record an 'expired' event for each.
+-- Bounded by the prune batch; the sweeper and later calls take the rest.
+local function prune(now)
+  local expired = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))
+  for _, tok in ipairs(expired) do
+    local _, topics, subs = unindex(tok)
+    redis.call('DEL', K_ITEM .. tok)
+    local ver = redis.call('INCR', K_VER)
+    emit({'type', 'expired', 'key', tok, 'ver', ver, 'topics', topics, 'subs', subs})
+  end
+  return #expired
+end
+
+-- Safe retries: a replayed operation id returns the first result, unapplied.
+local function replayed()
+  if ARGV[1] == '' then return nil end
+  local r = redis.call('GET', K_OP .. ARGV[1])
+  if not r then return nil end
+  local out = split(r, '|')
+  for i, v in ipairs(out) do if v == '~' then out[i] = '' end end
+  return out
+end
+
+local function remember(result)
+  if ARGV[1] ~= '' then
+    local parts = {}
+    for i, v in ipairs(result) do parts[i] = (v == '' and '~') or tostring(v) end
+    redis.call('SET', K_OP .. ARGV[1], table.concat(parts, '|'), 'PX', ARGV[5])
+  end
+  return result
+end

@@ -1,0 +1,8 @@
+-- cleanup.lua: prune expired items (indexes, routes) and record 'expired' events.
+--
+-- KEYS[1] user root
+-- ARGV[1..6] common head (ARGV[6] = how many to prune in this call)
+-- Returns {pruned, remaining_expired}
+local now = now_ms()
+local pruned = prune(now)
+return {pruned, redis.call('ZCOUNT', K_EXP, '-inf', now)}

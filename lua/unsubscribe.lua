@@ -1,0 +1,28 @@
+-- unsubscribe.lua: stop an agent following some topics. Access through those
+-- topics ends at once (routing is resolved at read time).
+--
+-- KEYS[1] user root
+-- ARGV[1..6] common head; ARGV[7] agent token; ARGV[8] topic tokens csv
+-- Returns {1, version, removed_csv, remaining_csv}
+local prior = replayed()
+if prior then return prior end
+local agent = ARGV[7]
+local key = K_ATOPICS .. agent
+local removed = {}
+for _, t in ipairs(split(ARGV[8])) do
+  if redis.call('SREM', key, t) == 1 then
+    removed[#removed + 1] = t
+    redis.call('SREM', K_TSUBS .. t, agent)
+    if redis.call('EXISTS', K_TSUBS .. t) == 0 then redis.call('SREM', K_TOPICS, t) end
+  end
+end
+local remaining = redis.call('SMEMBERS', key)
+if #remaining == 0 then redis.call('SREM', K_TAGENTS, agent) end
+table.sort(remaining)
+local csv = table.concat(remaining, ',')
+if #removed == 0 then
+  return remember({1, tonumber(redis.call('GET', K_VER) or '0'), '', csv})
+end
+local ver = redis.call('INCR', K_VER)
+emit({'type', 'subscribed', 'agent', agent, 'topics', csv, 'ver', ver})
+return remember({1, ver, table.concat(removed, ','), csv})

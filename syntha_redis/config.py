@@ -1,0 +1,85 @@
+"""Settings: one typed object, built from arguments and ``SYNTHA_*`` environment.
+
+Every default lives here. ``Settings.from_env(**overrides)`` reads the
+environment variable ``SYNTHA_<FIELD>`` (upper case) for each field not given
+as an argument, so ``SYNTHA_REDIS_URL=redis://cache:6379/0`` selects a server
+without touching code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.keys import validate_prefix
+
+__all__ = ["Settings", "DEFAULT_USER"]
+
+DEFAULT_USER = "default"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    redis_url: str | None = Field(
+        None,
+        description="redis://, rediss://, unix:// or redis+cluster:// URL; None = in-process",
+    )
+    key_prefix: str = Field("syntha", description="first part of every Redis key")
+    default_user: str = Field(DEFAULT_USER, description="user id when none is given")
+    default_ttl: float | None = Field(None, gt=0, description="TTL (s) when push gets none")
+
+    max_key_length: int = Field(512, gt=0, description="characters in an item key")
+    max_name_length: int = Field(256, gt=0, description="characters in a topic/agent/user")
+    max_value_bytes: int = Field(1 << 20, gt=0, description="encoded bytes of one value")
+    max_topics_per_item: int = Field(64, gt=0)
+    max_subscribers_per_item: int = Field(256, gt=0)
+    max_topics_per_agent: int = Field(256, gt=0)
+    max_items_per_user: int | None = Field(None, gt=0, description="quota; None = none")
+    max_bytes_per_user: int | None = Field(None, gt=0, description="quota; None = none")
+    max_visible_items: int = Field(10_000, gt=0, description="cap of one visible-items read")
+
+    stream_max_length: int = Field(10_000, gt=0, description="events kept per user (~)")
+    stream_max_age_seconds: float = Field(7 * 86400, gt=0, description="oldest event kept")
+    stream_idle_seconds: float = Field(
+        30 * 86400, gt=0, description="an idle user's stream expires after this"
+    )
+    operation_ttl_seconds: float = Field(600, gt=0, description="how long retries dedupe")
+    prune_batch: int = Field(100, gt=0, description="expired items pruned per script call")
+
+    pool_size: int = Field(50, gt=0, description="max Redis connections per process")
+    pool_timeout: float = Field(30, gt=0, description="wait for a free connection (s)")
+    socket_timeout: float = Field(5, gt=0)
+    connect_timeout: float = Field(2, gt=0)
+    retries: int = Field(3, ge=0, description="reconnect attempts on connection errors")
+    health_check_interval: int = Field(30, ge=0)
+    cleanup_interval: float = Field(300, gt=0, description="expiry sweeper period (s)")
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix_is_safe(cls, value: str) -> str:
+        return validate_prefix(value)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Arguments win over ``SYNTHA_*`` environment, which wins over defaults."""
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            env = os.environ.get(f"SYNTHA_{name.upper()}")
+            if env is not None and env != "":
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise SynthaConfigurationError(
+                f"invalid setting {field}: {first['msg']}",
+                config_key=field,
+                suggestions=[f"Check the argument or SYNTHA_{field.upper()} environment variable"],
+                cause=e,
+            ) from None

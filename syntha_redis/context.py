@@ -1,0 +1,305 @@
+"""``ContextMesh``: Syntha's public mesh API, on Redis.
+
+A mesh is a cheap handle: a user id, a settings object and the process's
+shared connection pool. Every process that builds a mesh with the same URL
+and ``user_id`` sees the same context, immediately.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from types import TracebackType
+from typing import Any
+
+from syntha_redis.config import Settings
+from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.models import ContextItem
+from syntha_redis.operations import MeshOperations, TopicDeletion
+from syntha_redis.store import Store
+
+__all__ = ["ContextMesh", "build_settings"]
+
+log = logging.getLogger("syntha_redis.context")
+
+# Syntha's database keywords. Each one means something here (see build_settings
+# and syntha_redis.persistence); anything else that is not a Settings field is an error.
+DATABASE_KEYWORDS = frozenset(
+    {
+        "connection_string",
+        "host",
+        "port",
+        "database",
+        "db_name",
+        "user",
+        "username",
+        "password",
+        "sslmode",
+        "db_path",
+        "max_overflow",
+        "pool_recycle",
+    }
+)
+
+_warned_default_user = False
+
+
+def build_settings(
+    redis_url: str | None, settings: Settings | None, options: dict[str, Any]
+) -> tuple[Settings, dict[str, Any]]:
+    """Split keyword options into Settings fields and database options."""
+    unknown = set(options) - set(Settings.model_fields) - DATABASE_KEYWORDS
+    if unknown:
+        raise SynthaConfigurationError(
+            f"unknown keyword argument(s): {', '.join(sorted(unknown))}",
+            config_key=sorted(unknown)[0],
+            suggestions=[
+                "Valid keywords: "
+                + ", ".join(sorted(set(Settings.model_fields) | DATABASE_KEYWORDS))
+            ],
+        )
+    fields = {k: v for k, v in options.items() if k in Settings.model_fields}
+    database = {k: v for k, v in options.items() if k in DATABASE_KEYWORDS}
+    if "max_overflow" in database and "pool_size" in fields:
+        # Syntha's pool is pool_size + max_overflow connections at most.
+        fields["pool_size"] = int(fields["pool_size"]) + int(database["max_overflow"])
+    if settings is not None:
+        if redis_url:
+            fields["redis_url"] = redis_url
+        merged = settings.model_dump() | fields
+        return Settings.model_validate(merged), database
+    return Settings.from_env(redis_url=redis_url, **fields), database
+
+
+def _resolve_user(user_id: str | None, settings: Settings) -> str:
+    global _warned_default_user
+    if user_id:
+        return user_id
+    if not _warned_default_user:
+        _warned_default_user = True
+        warnings.warn(
+            f"ContextMesh has no user_id: using the shared default user "
+            f"{settings.default_user!r}. Production code should pass user_id= so that "
+            "each end user's context is isolated.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return settings.default_user
+
+
+class ContextMesh:
+    """Shared context for the agents of one end user (``user_id``).
+
+    Keyword arguments are Syntha's (``db_backend``, ``connection_string``,
+    ``pool_size``, ``cleanup_interval``, ...) plus any field of ``Settings``
+    (``redis_url``, ``key_prefix``, ``default_ttl``, limits). An unknown keyword
+    raises ``SynthaConfigurationError``.
+    """
+
+    def __init__(
+        self,
+        enable_indexing: bool = True,
+        auto_cleanup: bool = True,
+        enable_persistence: bool = True,
+        db_backend: str | None = None,
+        user_id: str | None = None,
+        *,
+        redis_url: str | None = None,
+        settings: Settings | None = None,
+        durability: str = "async",
+        **options: Any,
+    ) -> None:
+        self.settings, database = build_settings(redis_url, settings, options)
+        self.user_id = _resolve_user(user_id, self.settings)
+        # Indexes are Redis sets kept by the scripts at O(1) per write; there is
+        # nothing to switch off, so enable_indexing is accepted and recorded only.
+        self.enable_indexing = enable_indexing
+        self.auto_cleanup = auto_cleanup
+        self.enable_persistence = enable_persistence
+        self._ops = MeshOperations(self.settings, self.user_id)
+        self._store = Store(self.settings)
+        self.db_backend: Any = None
+        if enable_persistence and db_backend is not None:
+            from syntha_redis.persistence import attach_backend
+
+            self.db_backend = attach_backend(self, db_backend, durability, database)
+        elif database:
+            raise SynthaConfigurationError(
+                f"database option(s) {', '.join(sorted(database))} given without db_backend",
+                config_key=sorted(database)[0],
+                suggestions=['Pass db_backend="postgresql" or "sqlite" to use them'],
+            )
+        self._closed = False
+
+    # -- items -------------------------------------------------------------------
+
+    def push(
+        self,
+        key: str,
+        value: Any,
+        subscribers: list[str] | None = None,
+        topics: list[str] | None = None,
+        ttl: float | None = None,
+        *,
+        agent_name: str | None = None,
+        expected_version: int | None = None,
+    ) -> int:
+        """Store ``value`` under ``key``; returns the item's new version.
+
+        Routing is resolved when items are read: no subscribers and no topics
+        make the item global. With ``agent_name`` the push is that agent's: its
+        post permissions are enforced and it is recorded as the author. With
+        ``expected_version`` the push is a compare-and-set (0 = must not exist).
+        """
+        version = self._store.run(
+            self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
+        )
+        if self.db_backend is not None:
+            self.db_backend.after_push(key, version)
+        return version
+
+    def get(self, key: str, agent_name: str | None = None) -> Any:
+        """The value, or None if missing, expired or not visible to ``agent_name``."""
+        item = self.get_item(key, agent_name)
+        return None if item is None else item.value
+
+    def get_item(self, key: str, agent_name: str | None = None) -> ContextItem | None:
+        """The item with its metadata (version, author, times, routing)."""
+        return self._store.run(self._ops.get_item(key, agent_name))
+
+    def get_visible_items(self, agent_name: str) -> list[ContextItem]:
+        """Every live item ``agent_name`` can see, oldest first (one server-side read)."""
+        return self._store.run(self._ops.visible_items(agent_name))[1]
+
+    def get_all_for_agent(self, agent_name: str) -> dict[str, Any]:
+        return {item.key: item.value for item in self.get_visible_items(agent_name)}
+
+    def get_keys_for_agent(self, agent_name: str) -> list[str]:
+        _, items = self._store.run(self._ops.visible_items(agent_name, with_values=False))
+        return [item.key for item in items]
+
+    def get_available_keys_by_topic(self, agent_name: str) -> dict[str, list[str]]:
+        """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""
+        topics, items = self._store.run(self._ops.visible_items(agent_name, with_values=False))
+        by_topic: dict[str, list[str]] = {t: [] for t in topics}
+        other = []
+        for item in items:
+            placed = [t for t in item.topics if t in by_topic]
+            for topic in placed:
+                by_topic[topic].append(item.key)
+            if not placed:
+                other.append(item.key)
+        if other:
+            by_topic["other"] = other
+        return by_topic
+
+    def remove(self, key: str) -> bool:
+        """Delete ``key``; True if it existed."""
+        removed = self._store.run(self._ops.remove(key))
+        if removed and self.db_backend is not None:
+            self.db_backend.after_push(key, None)
+        return removed
+
+    delete = remove
+
+    def clear(self) -> None:
+        """Delete all of this user's items, subscriptions and post permissions."""
+        self._store.run(self._ops.clear())
+
+    def cleanup_expired(self) -> int:
+        """Prune index entries of expired items; returns how many were pruned."""
+        return self._store.run(self._ops.cleanup_expired())
+
+    def size(self) -> int:
+        """The number of live items."""
+        stats = self._store.run(self._ops.stats())
+        return stats.items - stats.expired
+
+    def get_stats(self) -> dict[str, Any]:
+        s = self._store.run(self._ops.stats())
+        active = s.items - s.expired
+        return {
+            "total_items": s.items,
+            "active_items": active,
+            "expired_items": s.expired,
+            "global_items": s.global_items,
+            "private_items": active - s.global_items,
+            "total_topics": s.topics,
+            "agents_with_topics": s.agents_with_topics,
+            "total_bytes": s.bytes,
+            "version": s.version,
+        }
+
+    # -- topics --------------------------------------------------------------------
+
+    def register_agent_topics(self, agent_name: str, topics: list[str]) -> list[str]:
+        """Make ``agent_name`` follow exactly ``topics``; returns them."""
+        return self._store.run(self._ops.subscribe(agent_name, topics, replace=True))
+
+    def subscribe_to_topics(self, agent_name: str, topics: list[str]) -> list[str]:
+        """Add ``topics`` to those ``agent_name`` follows; returns all it follows."""
+        return self._store.run(self._ops.subscribe(agent_name, topics, replace=False))
+
+    def unsubscribe_from_topics(self, agent_name: str, topics: list[str]) -> list[str]:
+        """Stop following ``topics``; returns those it actually followed."""
+        return self._store.run(self._ops.unsubscribe(agent_name, topics))
+
+    def get_topics_for_agent(self, agent_name: str) -> list[str]:
+        return self._store.run(self._ops.topics_for_agent(agent_name))
+
+    def get_subscribers_for_topic(self, topic: str) -> list[str]:
+        return self._store.run(self._ops.subscribers_for_topic(topic))
+
+    def get_all_topics(self) -> list[str]:
+        """Topics with at least one subscriber."""
+        return self._store.run(self._ops.all_topics())
+
+    def delete_topic(self, topic: str) -> int:
+        """Delete ``topic``; returns the number of items deleted with it."""
+        return self.delete_topic_report(topic).items_deleted
+
+    def delete_topic_report(self, topic: str) -> TopicDeletion:
+        """Delete ``topic``; says whether it existed and what it affected."""
+        return self._store.run(self._ops.delete_topic(topic))
+
+    # -- post permissions ------------------------------------------------------------
+
+    def set_agent_post_permissions(self, agent_name: str, allowed_topics: list[str]) -> None:
+        """Limit the topics ``agent_name`` may post to (``[]`` = any topic)."""
+        self._store.run(self._ops.set_post_permissions(agent_name, allowed_topics))
+
+    def get_agent_post_permissions(self, agent_name: str) -> list[str]:
+        return self._store.run(self._ops.get_agent_post_permissions(agent_name))
+
+    def can_agent_post_to_topic(self, agent_name: str, topic: str) -> bool:
+        return self._store.run(self._ops.can_post(agent_name, topic))
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        return self._store.ping()
+
+    def close(self) -> None:
+        """Release this handle (the shared pool stays for other meshes)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.db_backend is not None:
+            self.db_backend.close()
+
+    def __enter__(self) -> ContextMesh:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        from syntha_redis.connection import describe_url
+
+        where = describe_url(self.settings.redis_url)
+        return f"ContextMesh(user_id={self.user_id!r}, redis={where})"

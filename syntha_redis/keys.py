@@ -1,0 +1,170 @@
+"""Every Redis name syntha_redis uses, and the identifier rules behind them.
+
+All keys and channels of one user start with the same root,
+``<prefix>:{u:<encoded user>}:``. The braces are a Redis Cluster hash tag, so
+every key of a user lives in one slot and one user's Lua scripts never cross
+slots. Identifiers (user ids, item keys, topics, agent names) are
+percent-encoded outside ``[A-Za-z0-9._-]``: the encoding is lossless and its
+output never contains ``{ } : * ? [ ] \\`` or whitespace, so no input can move
+the hash tag, collide with another name, or act as a glob pattern.
+
+The Lua scripts receive the root as ``KEYS[1]`` and already-encoded tokens in
+ARGV; they derive the per-user key names below with the same suffixes
+(``lua/_prelude.lua``). ``tests/test_keys.py`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+from syntha_redis.exceptions import SynthaValidationError
+
+__all__ = [
+    "ITEM",
+    "ITEMS",
+    "STREAM",
+    "WAKE_CHANNEL",
+    "USERS_REGISTRY",
+    "UserKeys",
+    "decode",
+    "encode",
+    "validate_identifier",
+    "validate_prefix",
+]
+
+# Suffixes after a user's root. Mirrored in lua/_prelude.lua.
+ITEM = "item:"  # hash per context item
+ITEMS = "items"  # set of the tokens of all stored items
+EXPIRY = "exp"  # zset token -> expiry (ms), for items with a TTL
+ROUTES = "routes"  # hash token -> "size|topics|subscribers", items with a TTL
+GLOBAL = "global"  # set of tokens of global items (no topics, no subscribers)
+DIRECT = "direct:"  # set per agent: tokens addressed to it by name
+TOPIC_ITEMS = "titems:"  # set per topic: tokens routed to it
+TOPIC_SUBSCRIBERS = "tsubs:"  # set per topic: agents subscribed
+AGENT_TOPICS = "atopics:"  # set per agent: topics it follows
+TOPICS = "topics"  # set of topics with at least one subscriber
+SUBSCRIBED_AGENTS = "tagents"  # set of agents with at least one topic
+POST_PERMISSIONS = "perms:"  # set per agent: topics it may post to (empty = any)
+PERMISSION_AGENTS = "pagents"  # set of agents with post permissions
+VERSION = "ver"  # the user's monotonic version counter
+BYTES = "bytes"  # total encoded value bytes stored (quota)
+STREAM = "events"  # change stream
+WAKE_CHANNEL = "wake"  # sharded pub/sub channel: "something changed"
+OPERATION = "op:"  # result of an applied operation id (safe retries)
+SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
+
+# Global (not per user) names: the registry of users, for the snapshotter.
+USERS_REGISTRY = "users"
+
+_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def encode(identifier: str) -> str:
+    """Lossless token for ``identifier``: only ``[A-Za-z0-9._-%]`` remain."""
+    return quote(identifier, safe="").replace("~", "%7E")
+
+
+def decode(token: str | bytes) -> str:
+    if isinstance(token, bytes):
+        token = token.decode("ascii")
+    return unquote(token)
+
+
+def validate_identifier(value: object, field: str, max_length: int) -> str:
+    """Return ``value`` if it is a usable identifier, else raise SynthaValidationError."""
+    if not isinstance(value, str):
+        raise SynthaValidationError(
+            f"{field} must be a string, got {type(value).__name__}",
+            field=field,
+            suggestions=[f"Pass {field} as a non-empty string"],
+        )
+    if not value.strip():
+        raise SynthaValidationError(
+            f"{field} must not be empty",
+            field=field,
+            suggestions=[f"Pass a non-empty {field}"],
+        )
+    if len(value) > max_length:
+        raise SynthaValidationError(
+            f"{field} is {len(value)} characters; the limit is {max_length}",
+            field=field,
+            suggestions=[f"Use a {field} of at most {max_length} characters"],
+        )
+    if _CONTROL.search(value):
+        raise SynthaValidationError(
+            f"{field} contains control characters",
+            field=field,
+            suggestions=[f"Remove control characters (e.g. NUL, newline) from the {field}"],
+        )
+    return value
+
+
+def validate_prefix(prefix: str) -> str:
+    if not _PREFIX.fullmatch(prefix):
+        raise SynthaValidationError(
+            f"key prefix {prefix!r} must be 1-64 characters of [A-Za-z0-9._-]",
+            field="key_prefix",
+            suggestions=["Use a short prefix such as 'syntha' or 'myapp-prod'"],
+        )
+    return prefix
+
+
+class UserKeys:
+    """Names of one user's keys. Build it once per mesh; it holds only strings."""
+
+    __slots__ = ("prefix", "user_id", "root")
+
+    def __init__(self, prefix: str, user_id: str) -> None:
+        self.prefix = prefix
+        self.user_id = user_id
+        self.root = f"{prefix}:{{u:{encode(user_id)}}}:"
+
+    def item(self, key: str) -> str:
+        return self.root + ITEM + encode(key)
+
+    @property
+    def items(self) -> str:
+        return self.root + ITEMS
+
+    @property
+    def all_topics(self) -> str:
+        return self.root + TOPICS
+
+    def agent_topics(self, agent: str) -> str:
+        return self.root + AGENT_TOPICS + encode(agent)
+
+    def topic_subscribers(self, topic: str) -> str:
+        return self.root + TOPIC_SUBSCRIBERS + encode(topic)
+
+    def post_permissions(self, agent: str) -> str:
+        return self.root + POST_PERMISSIONS + encode(agent)
+
+    @property
+    def stream(self) -> str:
+        return self.root + STREAM
+
+    @property
+    def wake_channel(self) -> str:
+        return self.root + WAKE_CHANNEL
+
+    @property
+    def sweep_lease(self) -> str:
+        return self.root + SWEEP_LEASE
+
+    def users_registry(self) -> str:
+        return users_registry(self.prefix)
+
+
+def users_registry(prefix: str) -> str:
+    """The set of encoded user ids that have written (outside any user's slot)."""
+    return f"{prefix}:{USERS_REGISTRY}"
+
+
+def user_id_from_root(prefix: str, root: str) -> str:
+    """Inverse of ``UserKeys(prefix, user).root``."""
+    head = f"{prefix}:{{u:"
+    if not (root.startswith(head) and root.endswith("}:")):
+        raise SynthaValidationError(f"{root!r} is not a syntha_redis user root", field="root")
+    return decode(root[len(head) : -2])

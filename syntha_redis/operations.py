@@ -1,0 +1,346 @@
+"""What each mesh operation sends to Redis and how it reads the reply.
+
+Every operation is a generator: it validates its input (raising
+SynthaValidationError before anything is sent), yields the calls it needs and
+turns the replies into results or SynthaErrors. ``ContextMesh`` runs these
+with a sync ``Store``, ``AsyncContextMesh`` with an ``AsyncStore``; neither
+repeats any of the logic here.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from syntha_redis import keys
+from syntha_redis.codec import decode_value, encode_value
+from syntha_redis.config import Settings
+from syntha_redis.exceptions import (
+    SynthaConflictError,
+    SynthaPermissionError,
+    SynthaQuotaError,
+    SynthaValidationError,
+)
+from syntha_redis.models import ContextItem
+from syntha_redis.store import CommandCall, Operation, ScriptCall
+
+__all__ = ["MeshOperations", "TopicDeletion", "Stats"]
+
+CLEAR_CHUNK = 10_000
+ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
+
+
+@dataclass(frozen=True)
+class TopicDeletion:
+    existed: bool
+    items_deleted: int
+    subscribers_affected: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    items: int
+    expired: int
+    global_items: int
+    topics: int
+    agents_with_topics: int
+    bytes: int
+    version: int
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _tokens(csv: Any) -> list[str]:
+    text = _text(csv) if csv else ""
+    return [keys.decode(t) for t in text.split(",")] if text else []
+
+
+class MeshOperations:
+    """The operations of one user's mesh. Holds only names and settings."""
+
+    def __init__(self, settings: Settings, user_id: str) -> None:
+        self.settings = settings
+        self.user_id = keys.validate_identifier(user_id, "user_id", settings.max_name_length)
+        self.keys = keys.UserKeys(settings.key_prefix, self.user_id)
+        self._registered = False
+        s = settings
+        self._head_tail = (
+            s.stream_max_length,
+            int(s.stream_max_age_seconds * 1000),
+            int(s.stream_idle_seconds * 1000),
+            int(s.operation_ttl_seconds * 1000),
+        )
+
+    # -- input -----------------------------------------------------------------
+
+    def key_token(self, key: object) -> str:
+        return keys.encode(keys.validate_identifier(key, "key", self.settings.max_key_length))
+
+    def name_token(self, name: object, field: str) -> str:
+        return keys.encode(keys.validate_identifier(name, field, self.settings.max_name_length))
+
+    def name_list(self, names: object, field: str, limit: int) -> list[str]:
+        """Validated, de-duplicated names (order kept); None means none."""
+        if names is None:
+            return []
+        if isinstance(names, str) or not isinstance(names, Iterable):
+            raise SynthaValidationError(
+                f"{field} must be a list of strings, got {type(names).__name__}",
+                field=field,
+                suggestions=[f'Pass {field} as a list, e.g. ["sales"]'],
+            )
+        unique = list(dict.fromkeys(names))
+        if len(unique) > limit:
+            raise SynthaValidationError(
+                f"{len(unique)} {field} given; the limit is {limit}",
+                field=field,
+                suggestions=[f"Use at most {limit} {field}"],
+            )
+        for name in unique:
+            keys.validate_identifier(name, field.rstrip("s"), self.settings.max_name_length)
+        return unique
+
+    def ttl_ms(self, ttl: object) -> int:
+        if ttl is None:
+            ttl = self.settings.default_ttl
+        if ttl is None:
+            return 0
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
+            raise SynthaValidationError(
+                f"ttl must be a number of seconds, got {ttl!r}",
+                field="ttl",
+                suggestions=["Pass ttl in seconds (e.g. 3600), or None for no expiry"],
+            )
+        if ttl <= 0:
+            raise SynthaValidationError(
+                f"ttl must be positive, got {ttl}",
+                field="ttl",
+                suggestions=["Pass ttl=None for an item that never expires"],
+            )
+        return max(1, int(ttl * 1000))
+
+    def _head(self) -> tuple[Any, ...]:
+        return (uuid.uuid4().hex, *self._head_tail, self.settings.prune_batch)
+
+    def _script(self, name: str, *args: Any) -> ScriptCall:
+        return ScriptCall(name, self.keys.root, args)
+
+    def _mutate(self, name: str, *args: Any) -> Operation[Any]:
+        """A mutating script call; registers the user for the snapshotter once."""
+        if not self._registered:
+            yield CommandCall(("SADD", self.keys.users_registry(), keys.encode(self.user_id)))
+            self._registered = True
+        return (yield self._script(name, *self._head(), *args))
+
+    # -- items -------------------------------------------------------------------
+
+    def push(
+        self,
+        key: str,
+        value: Any,
+        subscribers: list[str] | None = None,
+        topics: list[str] | None = None,
+        ttl: float | None = None,
+        agent_name: str | None = None,
+        expected_version: int | None = None,
+    ) -> Operation[int]:
+        s = self.settings
+        tok = self.key_token(key)
+        subs = self.name_list(subscribers, "subscribers", s.max_subscribers_per_item)
+        tops = self.name_list(topics, "topics", s.max_topics_per_item)
+        author = "" if agent_name is None else self.name_token(agent_name, "agent_name")
+        if expected_version is not None and (
+            isinstance(expected_version, bool)
+            or not isinstance(expected_version, int)
+            or expected_version < 0
+        ):
+            raise SynthaValidationError(
+                f"expected_version must be a non-negative integer, got {expected_version!r}",
+                field="expected_version",
+                suggestions=["Pass the version from get_item(), or 0 for 'must not exist'"],
+            )
+        data = encode_value(value, s.max_value_bytes, key)
+        reply = yield from self._mutate(
+            "push",
+            s.max_items_per_user or 0,
+            s.max_bytes_per_user or 0,
+            tok,
+            data,
+            author,
+            ",".join(keys.encode(t) for t in tops),
+            ",".join(keys.encode(a) for a in subs),
+            self.ttl_ms(ttl),
+            "" if expected_version is None else expected_version,
+        )
+        if int(reply[0]) == 1:
+            return int(reply[1])
+        yield from self._raise_push_failure(reply, key, agent_name, expected_version)
+        raise AssertionError("unreachable")
+
+    def _raise_push_failure(
+        self, reply: list[Any], key: str, agent: str | None, expected: int | None
+    ) -> Operation[None]:
+        code = _text(reply[1])
+        if code == "conflict":
+            current = int(reply[3])
+            value = decode_value(reply[4]) if current else None
+            raise SynthaConflictError(
+                f"{key!r} is at version {current}, not {expected}",
+                key=key,
+                expected_version=expected,
+                current_version=current,
+                current_value=value,
+                suggestions=[
+                    f"Read the current value, merge, and push again with "
+                    f"expected_version={current}"
+                ],
+            )
+        if code == "denied":
+            topic = keys.decode(_text(reply[3]))
+            allowed = yield from self.get_agent_post_permissions(agent or "")
+            raise SynthaPermissionError(
+                f"agent {agent!r} may not post to topic {topic!r}",
+                agent=agent,
+                resource=topic,
+                context={"allowed_topics": allowed},
+                suggestions=[f"Post only to the allowed topics: {', '.join(allowed)}"],
+            )
+        used, limit = int(reply[3]), int(reply[4])
+        what = "items" if code == "quota_items" else "bytes"
+        raise SynthaQuotaError(
+            f"storing {key!r} would exceed this user's quota of {limit} {what} "
+            f"({used} in use)",
+            field="value",
+            suggestions=["Remove items that are no longer needed, or give them a TTL"],
+        )
+
+    def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> ContextItem:
+        """A ContextItem from fields [tok, value, version, author, created, expires, ...]."""
+        expires = int(f[5])
+        author = _text(f[3])
+        return ContextItem.model_construct(
+            key=key if key is not None else keys.decode(f[0]),
+            value=decode_value(f[1]) if with_value else None,
+            version=int(f[2]),
+            author=keys.decode(author) if author else None,
+            created_at=int(f[4]) / 1000,
+            expires_at=expires / 1000 if expires else None,
+            topics=_tokens(f[6]),
+            subscribers=_tokens(f[7]),
+        )
+
+    def get_item(self, key: str, agent_name: str | None = None) -> Operation[ContextItem | None]:
+        tok = self.key_token(key)
+        agent = "" if agent_name is None else self.name_token(agent_name, "agent_name")
+        reply = yield self._script("get", tok, agent)
+        if int(reply[0]) == 0:
+            return None
+        return self._item(key, [tok, *reply[1:]])
+
+    def visible_items(self, agent_name: str, with_values: bool = True) -> Operation[
+        tuple[list[str], list[ContextItem]]
+    ]:
+        """(topics the agent follows, items it can see oldest first)."""
+        agent = self.name_token(agent_name, "agent_name")
+        reply = yield self._script(
+            "visible", agent, self.settings.max_visible_items, "1" if with_values else "0"
+        )
+        topics = sorted(keys.decode(t) for t in reply[0])
+        items = [
+            self._item(None, reply[i : i + ITEM_FIELDS], with_values)
+            for i in range(2, len(reply), ITEM_FIELDS)
+        ]
+        items.sort(key=lambda item: (item.created_at, item.key))
+        return topics, items
+
+    def remove(self, key: str) -> Operation[bool]:
+        reply = yield from self._mutate("remove", self.key_token(key))
+        return int(reply[0]) == 1
+
+    def clear(self) -> Operation[int]:
+        deleted = 0
+        while True:
+            reply = yield from self._mutate("clear", CLEAR_CHUNK)
+            deleted += int(reply[1])
+            if int(reply[0]) == 0:
+                return deleted
+
+    def stats(self) -> Operation[Stats]:
+        reply = yield self._script("stats", *self._head())
+        return Stats(*(int(x) for x in reply))
+
+    def cleanup_expired(self) -> Operation[int]:
+        pruned = 0
+        while True:
+            reply = yield self._script("cleanup", *self._head())
+            pruned += int(reply[0])
+            if int(reply[1]) == 0 or int(reply[0]) == 0:
+                return pruned
+
+    # -- topics and permissions ----------------------------------------------------
+
+    def subscribe(self, agent_name: str, topics: list[str], replace: bool) -> Operation[list[str]]:
+        agent = self.name_token(agent_name, "agent_name")
+        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        reply = yield from self._mutate(
+            "subscribe",
+            agent,
+            ",".join(keys.encode(t) for t in wanted),
+            "replace" if replace else "add",
+            self.settings.max_topics_per_agent,
+        )
+        if int(reply[0]) == 0:
+            raise SynthaValidationError(
+                f"agent {agent_name!r} would follow {int(reply[2])} topics; "
+                f"the limit is {int(reply[3])}",
+                field="topics",
+                suggestions=["Unsubscribe from topics the agent no longer needs"],
+            )
+        return _tokens(reply[2])
+
+    def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[list[str]]:
+        """Returns the topics actually removed."""
+        agent = self.name_token(agent_name, "agent_name")
+        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        reply = yield from self._mutate(
+            "unsubscribe", agent, ",".join(keys.encode(t) for t in wanted)
+        )
+        return _tokens(reply[2])
+
+    def delete_topic(self, topic: str) -> Operation[TopicDeletion]:
+        reply = yield from self._mutate("delete_topic", self.name_token(topic, "topic"))
+        return TopicDeletion(int(reply[0]) == 1, int(reply[1]), int(reply[2]))
+
+    def _members(self, key: str) -> Operation[list[str]]:
+        reply = yield CommandCall(("SMEMBERS", key))
+        return sorted(keys.decode(m) for m in reply)
+
+    def topics_for_agent(self, agent_name: str) -> Operation[list[str]]:
+        self.name_token(agent_name, "agent_name")
+        return (yield from self._members(self.keys.agent_topics(agent_name)))
+
+    def subscribers_for_topic(self, topic: str) -> Operation[list[str]]:
+        self.name_token(topic, "topic")
+        return (yield from self._members(self.keys.topic_subscribers(topic)))
+
+    def all_topics(self) -> Operation[list[str]]:
+        return (yield from self._members(self.keys.all_topics))
+
+    def set_post_permissions(self, agent_name: str, topics: list[str]) -> Operation[None]:
+        agent = self.name_token(agent_name, "agent_name")
+        allowed = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        yield from self._mutate("permissions", agent, ",".join(keys.encode(t) for t in allowed))
+
+    def get_agent_post_permissions(self, agent_name: str) -> Operation[list[str]]:
+        self.name_token(agent_name, "agent_name")
+        return (yield from self._members(self.keys.post_permissions(agent_name)))
+
+    def can_post(self, agent_name: str, topic: str) -> Operation[bool]:
+        self.name_token(topic, "topic")
+        allowed = yield from self.get_agent_post_permissions(agent_name)
+        return not allowed or topic in allowed

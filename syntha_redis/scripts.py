@@ -1,0 +1,52 @@
+"""The Lua scripts of ``lua/``, loaded once and called by EVALSHA.
+
+Each script is ``_prelude.lua`` + any files named on ``-- include:`` lines +
+the script itself. Scripts ship inside the wheel as ``syntha_redis/lua``; an
+editable install reads the repository's top-level ``lua/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LuaScript", "SCRIPTS", "lua_dir"]
+
+_INCLUDE = re.compile(r"^-- include: (\S+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class LuaScript:
+    name: str
+    source: str
+    sha: str
+    mutating: bool
+
+
+def lua_dir() -> Path:
+    packaged = Path(__file__).parent / "lua"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "lua"
+
+
+# Scripts that only read: they take no common ARGV head and never write.
+_READ_ONLY = frozenset({"get", "visible"})
+
+
+def _load() -> dict[str, LuaScript]:
+    folder = lua_dir()
+    prelude = (folder / "_prelude.lua").read_text()
+    scripts = {}
+    for path in sorted(folder.glob("[!_]*.lua")):
+        body = path.read_text()
+        parts = [prelude]
+        parts += [(folder / name).read_text() for name in _INCLUDE.findall(body)]
+        parts.append(body)
+        source = "\n".join(parts)
+        sha = hashlib.sha1(source.encode()).hexdigest()
+        scripts[path.stem] = LuaScript(path.stem, source, sha, path.stem not in _READ_ONLY)
+    return scripts
+
+
+SCRIPTS: dict[str, LuaScript] = _load()
