@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaValidationError
 from syntha_redis.keys import validate_prefix
 
 __all__ = ["Settings", "DEFAULT_USER"]
@@ -61,7 +61,10 @@ class Settings(BaseModel):
     @field_validator("key_prefix")
     @classmethod
     def _prefix_is_safe(cls, value: str) -> str:
-        return validate_prefix(value)
+        try:
+            return validate_prefix(value)
+        except SynthaValidationError as e:
+            raise ValueError(e.message) from None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -123,10 +123,11 @@ class ContextMesh:
             from syntha_redis.persistence import attach_backend
 
             self.db_backend = attach_backend(self, db_backend, durability, database)
-        elif database:
+        elif set(database) - {"max_overflow"}:
+            unused = sorted(set(database) - {"max_overflow"})
             raise SynthaConfigurationError(
-                f"database option(s) {', '.join(sorted(database))} given without db_backend",
-                config_key=sorted(database)[0],
+                f"database option(s) {', '.join(unused)} given without db_backend",
+                config_key=unused[0],
                 suggestions=['Pass db_backend="postgresql" or "sqlite" to use them'],
             )
         self._closed = False

@@ -33,6 +33,8 @@ def backend_url(backend: str) -> str | None:
 
 
 def raw_client(url: str | None) -> Any:
+    if url is not None and url.startswith("redis+cluster://"):
+        return redis.RedisCluster.from_url(url.replace("+cluster", "", 1))
     if url is None:
         from syntha_redis.config import Settings
         from syntha_redis.connection import get_client
@@ -54,8 +56,20 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def cluster_url() -> Iterator[str]:
+    """A private loopback Redis Cluster, started once per session."""
+    from tests.support.servers import RedisClusterProcesses
+
+    cluster = RedisClusterProcesses().start()
+    yield cluster.url
+    cluster.stop()
+
+
 @pytest.fixture
-def redis_url(backend: str) -> str | None:
+def redis_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    if backend == "cluster":
+        return str(request.getfixturevalue("cluster_url"))
     return backend_url(backend)
 
 

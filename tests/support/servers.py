@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -17,10 +18,21 @@ MACHINE_REDIS_URL = os.environ.get("SYNTHA_TEST_REDIS_URL", "redis://127.0.0.1:6
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def free_port() -> int:
+def _port_is_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free loopback port whose cluster bus port (port + 10000) is free too."""
+    while True:
+        port = random.randint(20000, 29999)
+        if _port_is_free(port) and _port_is_free(port + 10000):
+            return port
 
 
 def redis_reachable(url: str) -> bool:
@@ -65,3 +77,37 @@ class RedisProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@dataclass
+class RedisClusterProcesses:
+    """A loopback Redis Cluster of private servers (3 primaries, no replicas)."""
+
+    nodes: list[RedisProcess] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self, size: int = 3) -> RedisClusterProcesses:
+        for _ in range(size):
+            node = RedisProcess(extra=("--cluster-enabled", "yes",
+                                       "--cluster-config-file", "nodes.conf"))
+            self.nodes.append(node.start())
+        subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *[f"127.0.0.1:{n.port}" for n in self.nodes],
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.nodes[0].port)
+        deadline = time.monotonic() + 20
+        while client.cluster("INFO").get("cluster_state") != "ok":
+            if time.monotonic() > deadline:
+                raise RuntimeError("loopback cluster did not become ready")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
