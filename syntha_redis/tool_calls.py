@@ -189,19 +189,18 @@ def _delete_topic(mesh: ContextMesh, agent: str | None, args: Args) -> Result:
             tool="delete_topic",
             suggestions=[f"Call delete_topic again with topic={topic!r} and confirm=true"],
         )
+    # A topic exists while someone follows it (as in Syntha); checking first
+    # means a call on a missing topic writes nothing.
     subscribers = mesh.get_subscribers_for_topic(topic)
-    report = mesh.delete_topic_report(topic)
-    deleted = report.items_deleted
-    if not report.existed:
+    if not subscribers:
         available = mesh.get_all_topics()
         raise SynthaToolError(
             f"Topic '{topic}' does not exist",
             tool="delete_topic",
             context={"available_topics": available},
-            suggestions=[
-                f"Existing topics: {', '.join(available) or 'none'} (see discover_topics)"
-            ],
+            suggestions=[f"Existing topics: {', '.join(available) or 'none'} (see discover_topics)"],
         )
+    deleted = mesh.delete_topic_report(topic).items_deleted
     security.log_security_event(
         "topic_deleted",
         "MEDIUM",
