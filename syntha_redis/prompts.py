@@ -52,12 +52,12 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-_FENCE_TAG = re.compile(r"<(/?)\s*shared_context", re.IGNORECASE)
+_FENCE_NAME = re.compile("shared_context", re.IGNORECASE)
 
 
 def _defang(text: str) -> str:
-    """Text that cannot open or close the fence, however the value was written."""
-    return _FENCE_TAG.sub(r"<\1shared-context", text)
+    """Text that cannot open or close the fence, however its tag is spaced or cased."""
+    return _FENCE_NAME.sub("shared-context", text)
 
 
 def _fill(template: str, block: str, agent_name: str) -> str:
