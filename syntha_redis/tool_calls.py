@@ -198,7 +198,7 @@ def _delete_topic(mesh: ContextMesh, agent: str | None, args: Args) -> Result:
             f"Topic '{topic}' does not exist",
             tool="delete_topic",
             context={"available_topics": available},
-            suggestions=[f"Existing topics: {', '.join(available) or 'none'} (see discover_topics)"],
+            suggestions=[f"Existing topics: {', '.join(available) or 'none'}"],
         )
     deleted = mesh.delete_topic_report(topic).items_deleted
     security.log_security_event(

@@ -24,7 +24,11 @@ SCHEMAS = {s["name"]: s for s in get_all_tool_schemas()}
 
 def test_supported_frameworks() -> None:
     assert sorted(get_supported_frameworks()) == [
-        "agno", "anthropic", "langchain", "langgraph", "openai"
+        "agno",
+        "anthropic",
+        "langchain",
+        "langgraph",
+        "openai",
     ]
     assert set(FRAMEWORK_ADAPTERS) == set(get_supported_frameworks())
 
@@ -146,8 +150,12 @@ def test_langchain_async_invocation(mesh: ContextMesh, alice: ToolHandler) -> No
 def test_langchain_tool_from_a_model_tool_call(mesh: ContextMesh, alice: ToolHandler) -> None:
     tool = _langchain(alice, "subscribe_to_topics")
     message = tool.invoke(
-        {"name": "subscribe_to_topics", "args": {"topics": ["sales"]}, "id": "1",
-         "type": "tool_call"}
+        {
+            "name": "subscribe_to_topics",
+            "args": {"topics": ["sales"]},
+            "id": "1",
+            "type": "tool_call",
+        }
     )
     assert json.loads(message.content)["success"] is True
     assert mesh.get_topics_for_agent("Alice") == ["sales"]

@@ -68,7 +68,9 @@ def test_templates_fill_context_and_agent_name_and_tolerate_other_braces(
     mesh.push("k", "v")
     prompt = build_system_prompt("Alice", mesh, template=SYSTEM_PROMPT_TEMPLATES["agent_specific"])
     assert prompt.startswith("You are Alice,") and "K: v" in prompt
-    assert build_system_prompt("A", mesh, template='{"json": 1} {context}').startswith('{"json": 1}')
+    assert build_system_prompt("A", mesh, template='{"json": 1} {context}').startswith(
+        '{"json": 1}'
+    )
 
 
 def test_provenance_shows_author_age_and_version(

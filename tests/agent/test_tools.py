@@ -56,8 +56,11 @@ def test_get_schemas_renames_syntha_tools_that_clash(alice: ToolHandler) -> None
 
 @pytest.mark.parametrize(
     ("policy", "expected"),
-    [("warn", ["get_context", "weather"]), ("skip", ["get_context", "weather"]),
-     ("prefix", ["get_context", "weather", "user_get_context"])],
+    [
+        ("warn", ["get_context", "weather"]),
+        ("skip", ["get_context", "weather"]),
+        ("prefix", ["get_context", "weather", "user_get_context"]),
+    ],
 )
 def test_merge_tool_schemas_policies(policy: str, expected: list[str]) -> None:
     syntha = [{"name": "get_context"}]
@@ -154,7 +157,9 @@ def test_push_context_ttl_of_zero_or_less_never_expires(
 
 def test_push_context_global_message_names_the_audience(alice: ToolHandler) -> None:
     result = alice.handle_tool_call("push_context", key="k", value="v")
-    assert result["message"] == "Context 'k' shared with all agents (no topics or subscribers given)"
+    assert (
+        result["message"] == "Context 'k' shared with all agents (no topics or subscribers given)"
+    )
 
 
 def test_push_context_compare_and_set_succeeds_at_the_expected_version(
@@ -249,7 +254,9 @@ def test_discover_topics_ranks_by_subscriber_count(mesh: ContextMesh, alice: Too
     result = alice.handle_tool_call("discover_topics", include_subscriber_names=True)
     assert list(result["topics"]) == ["sales", "niche"]
     assert result["topics"]["sales"] == {
-        "subscriber_count": 2, "is_active": True, "subscribers": ["Alice", "Bob"]
+        "subscriber_count": 2,
+        "is_active": True,
+        "subscribers": ["Alice", "Bob"],
     }
     assert result["popular_topics"] == ["sales"] and result["total_topics"] == 2
     assert result["suggestions"]["for_broad_reach"] == ["sales"]
