@@ -10,6 +10,9 @@ local now = now_ms()
 prune(now)
 local topic = ARGV[7]
 local existed = redis.call('SISMEMBER', K_TOPICS, topic)
+if existed == 0 and redis.call('EXISTS', K_TITEMS .. topic) == 0 then
+  return remember({0, 0, 0, tonumber(redis.call('GET', K_VER) or '0')})
+end
 local deleted = 0
 for _, tok in ipairs(redis.call('SMEMBERS', K_TITEMS .. topic)) do
   local key = K_ITEM .. tok

@@ -24,11 +24,62 @@ from syntha_redis.exceptions import (
     SynthaValidationError,
     handle_syntha_error,
 )
+from syntha_redis.framework_adapters import (
+    FRAMEWORK_ADAPTERS,
+    create_framework_adapter,
+    get_supported_frameworks,
+)
+from syntha_redis.logging import (
+    configure_logging,
+    get_context_logger,
+    get_logger,
+    get_performance_logger,
+    get_security_logger,
+)
 from syntha_redis.models import ContextItem
+from syntha_redis.prompts import (
+    build_custom_prompt,
+    build_message_prompt,
+    build_system_prompt,
+    inject_context_into_prompt,
+)
+from syntha_redis.reports import OutcomeLogger
+from syntha_redis.tool_factory import SynthaToolFactory, create_tool_factory
+from syntha_redis.tools import (
+    PREDEFINED_ROLES,
+    ToolHandler,
+    create_multi_agent_handlers,
+    create_restricted_handler,
+    create_role_based_handler,
+    get_all_tool_schemas,
+    get_role_info,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FRAMEWORK_ADAPTERS",
+    "PREDEFINED_ROLES",
+    "OutcomeLogger",
+    "SynthaToolFactory",
+    "ToolHandler",
+    "build_custom_prompt",
+    "build_message_prompt",
+    "build_system_prompt",
+    "configure_logging",
+    "create_framework_adapter",
+    "create_multi_agent_handlers",
+    "create_restricted_handler",
+    "create_role_based_handler",
+    "create_tool_factory",
+    "get_all_tool_schemas",
+    "get_context_logger",
+    "get_logger",
+    "get_performance_logger",
+    "get_role_info",
+    "get_security_logger",
+    "get_supported_frameworks",
+    "inject_context_into_prompt",
     "ContextItem",
     "ContextMesh",
     "ErrorHandler",

@@ -243,3 +243,17 @@ def test_bad_ttl_is_refused(mesh: ContextMesh, ttl: object) -> None:
     with pytest.raises(SynthaValidationError):
         mesh.push("x", 1, ttl=ttl)  # type: ignore[arg-type]
     assert mesh.get("x") is None
+
+
+def test_absurd_ttl_is_refused(mesh: ContextMesh) -> None:
+    with pytest.raises(SynthaValidationError):
+        mesh.push("x", 1, ttl=3.6e15)
+    assert mesh.get("x") is None
+
+
+def test_deleting_a_missing_topic_changes_nothing(mesh: ContextMesh) -> None:
+    mesh.push("x", 1)
+    version = mesh.get_stats()["version"]
+    report = mesh.delete_topic_report("never-existed")
+    assert (report.existed, report.items_deleted) == (False, 0)
+    assert mesh.get_stats()["version"] == version

@@ -1,0 +1,57 @@
+"""Memory per stored item, all-in (item hash, expiry index, topic sets, stream share).
+
+    python benchmarks/bench_memory.py [--items 20000]
+
+Starts two private redis-servers on free loopback ports (default config, and
+``hash-max-listpack-value 1024`` as the README recommends), pushes the same items
+through the library into each and reports INFO used_memory growth per item.
+The per-user change stream is capped (stream_max_length), so its share falls as
+items grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from syntha_redis import ContextMesh  # noqa: E402
+from tests.support.servers import RedisProcess  # noqa: E402
+
+VALUE = {"customer": "acme", "amount": 120_000, "notes": "x" * 150}  # ~190 B msgpack
+
+
+def used(url: str) -> int:
+    return int(redis.Redis.from_url(url).info("memory")["used_memory"])
+
+
+def measure(extra: tuple[str, ...], items: int) -> float:
+    server = RedisProcess(extra=extra).start()
+    try:
+        mesh = ContextMesh(user_id="mem", redis_url=server.url, auto_cleanup=False)
+        mesh.push("warm-up", 1)
+        before = used(server.url)
+        for i in range(items):
+            mesh.push(f"item-{i}", VALUE, topics=[f"t{i % 7}", f"t{i % 11}"], ttl=3600)
+        return (used(server.url) - before) / items
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=20_000)
+    args = parser.parse_args()
+    default = measure((), args.items)
+    tuned = measure(("--hash-max-listpack-value", "1024"), args.items)
+    print(f"bytes per item, 2 topics + TTL, {args.items:,} items of ~190 B:")
+    print(f"  default config                   {default:8.0f}")
+    print(f"  hash-max-listpack-value 1024     {tuned:8.0f}   ({tuned / default:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
