@@ -51,16 +51,13 @@ local function check_item(spec, usage, max_items, max_bytes)
   return nil
 end
 
--- Writes the item and its indexes, records the event. Returns {version, created, expires}.
-local function write_item(spec, now)
+-- Writes the item hash (with the given version and times) and every index of it.
+-- Records no event: write_item() does, restore.lua replays rows already captured.
+local function store_item(spec, ver, created, expires)
   local key = K_ITEM .. spec.tok
   unindex(spec.tok)
-  local ver = redis.call('INCR', K_VER)
-  local ttl = tonumber(spec.ttl)
-  local expires = 0
-  if ttl > 0 then expires = now + ttl end
   redis.call('HSET', key, 'value', spec.value, 'version', ver, 'author', spec.author,
-    'created', now, 'expires', expires, 'topics', spec.topics, 'subs', spec.subs)
+    'created', created, 'expires', expires, 'topics', spec.topics, 'subs', spec.subs)
   if expires > 0 then
     redis.call('PEXPIREAT', key, expires)
     redis.call('ZADD', K_EXP, expires, spec.tok)
@@ -74,6 +71,15 @@ local function write_item(spec, now)
   for _, t in ipairs(split(spec.topics)) do redis.call('SADD', K_TITEMS .. t, spec.tok) end
   for _, s in ipairs(split(spec.subs)) do redis.call('SADD', K_DIRECT .. s, spec.tok) end
   redis.call('INCRBY', K_BYTES, string.len(spec.value))
+end
+
+-- Writes the item and its indexes, records the event. Returns {version, created, expires}.
+local function write_item(spec, now)
+  local ver = redis.call('INCR', K_VER)
+  local ttl = tonumber(spec.ttl)
+  local expires = 0
+  if ttl > 0 then expires = now + ttl end
+  store_item(spec, ver, now, expires)
   emit({'type', 'pushed', 'key', spec.tok, 'ver', ver, 'by', spec.author,
         'topics', spec.topics, 'subs', spec.subs, 'exp', expires})
   return ver, expires

@@ -26,6 +26,7 @@ __all__ = [
     "STREAM",
     "WAKE_CHANNEL",
     "USERS_REGISTRY",
+    "SNAPSHOT_GROUP",
     "UserKeys",
     "decode",
     "encode",
@@ -56,6 +57,8 @@ SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
+# Consumer group on every user's stream, shared by all snapshotter processes.
+SNAPSHOT_GROUP = "snapshotter"
 
 _PREFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -123,6 +126,18 @@ class UserKeys:
 
     def item(self, key: str) -> str:
         return self.root + ITEM + encode(key)
+
+    def item_by_token(self, token: str) -> str:
+        """The item hash for an already-encoded key (as events carry it)."""
+        return self.root + ITEM + token
+
+    @property
+    def version(self) -> str:
+        return self.root + VERSION
+
+    @property
+    def subscribed_agents(self) -> str:
+        return self.root + SUBSCRIBED_AGENTS
 
     @property
     def items(self) -> str:

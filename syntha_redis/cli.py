@@ -1,0 +1,158 @@
+"""``syntha-redis``: the command line.
+
+Each command group is a function that adds its subcommands to the parser and
+sets ``handler`` on them; to add a group (``demo``, ``stats``, ``health``,
+...) append its function to ``COMMAND_GROUPS``. Redis is chosen like
+everywhere else (``--redis-url`` or ``SYNTHA_REDIS_URL``); the snapshot
+database with ``--dsn`` (or ``SYNTHA_SNAPSHOT_DSN``) or ``--sqlite PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from syntha_redis.config import Settings
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+
+__all__ = ["main", "build_parser", "COMMAND_GROUPS"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
+
+
+def _database(args: argparse.Namespace) -> Any:
+    from syntha_redis.snapshot import PostgresDB, SqliteDB
+
+    dsn = args.dsn or os.environ.get("SYNTHA_SNAPSHOT_DSN")
+    if args.sqlite:
+        db: Any = SqliteDB(args.sqlite, table_prefix=args.table_prefix)
+    elif dsn:
+        db = PostgresDB(dsn, table_prefix=args.table_prefix)
+    else:
+        raise SynthaConfigurationError(
+            "no snapshot database given",
+            config_key="dsn",
+            suggestions=["Pass --dsn postgresql://... (or set SYNTHA_SNAPSHOT_DSN), "
+                         "or --sqlite PATH"],
+        )
+    db.migrate()
+    return db
+
+
+def _snapshot_run(args: argparse.Namespace) -> int:
+    from syntha_redis.snapshot import Snapshotter
+
+    db = _database(args)
+    snap = Snapshotter(_settings(args), db, batch_size=args.batch_size,
+                       claim_idle_ms=args.claim_idle_ms)
+    try:
+        if args.once:
+            snap.drain(timeout=args.timeout)
+        else:
+            stopping: list[int] = []
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda signum, _: stopping.append(signum))
+            print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
+            snap.run(stop=lambda: bool(stopping))
+        print(f"rows written: {snap.rows_written}; lag: {snap.lag_seconds():.3f}s", flush=True)
+    finally:
+        db.close()
+    return 0
+
+
+def _snapshot_restore(args: argparse.Namespace) -> int:
+    from syntha_redis.snapshot import restore_all, restore_user
+
+    db = _database(args)
+    try:
+        settings = _settings(args)
+        report = restore_user(settings, db, args.user) if args.user else restore_all(settings, db)
+    finally:
+        db.close()
+    print(f"users: {report.users}, items restored: {report.applied}, already newer in Redis: "
+          f"{report.not_newer}, expired (skipped): {report.expired}, agent rows: {report.agents}")
+    return 0
+
+
+def _snapshot_verify(args: argparse.Namespace) -> int:
+    from syntha_redis.snapshot import Snapshotter, verify_user
+
+    db = _database(args)
+    settings = _settings(args)
+    try:
+        users = [args.user] if args.user else sorted(
+            set(Snapshotter(settings, db).registered_users()) | set(db.users()))
+        differing = 0
+        for user in users:
+            result = verify_user(settings, db, user)
+            for d in result.differences:
+                differing += 1
+                print(f"{user}\t{d.key}\tredis: {d.redis}\tsnapshot: {d.snapshot}")
+            print(f"{user}: {result.checked} items checked, "
+                  f"{len(result.differences)} differ", file=sys.stderr)
+    finally:
+        db.close()
+    return 1 if differing else 0
+
+
+def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    snapshot = commands.add_parser("snapshot", help="the durable snapshot (Postgres / SQLite)")
+    sub = snapshot.add_subparsers(dest="action", required=True)
+    db = argparse.ArgumentParser(add_help=False, parents=[common])
+    db.add_argument("--dsn", help="Postgres connection string (default $SYNTHA_SNAPSHOT_DSN)")
+    db.add_argument("--sqlite", metavar="PATH", help="use a SQLite snapshot file instead")
+    db.add_argument("--table-prefix", default="syntha_")
+
+    run = sub.add_parser("run", parents=[db], help="capture changes (worker)")
+    run.add_argument("--once", action="store_true", help="capture what is pending, then exit")
+    run.add_argument("--timeout", type=float, default=300, help="--once gives up after (s)")
+    run.add_argument("--batch-size", type=int, default=1000)
+    run.add_argument("--claim-idle-ms", type=int, default=30_000,
+                     help="take over entries another snapshotter left pending this long")
+    run.set_defaults(handler=_snapshot_run)
+
+    restore = sub.add_parser("restore", parents=[db], help="snapshot -> Redis (idempotent)")
+    restore.add_argument("--user", help="one user id (default: every user)")
+    restore.set_defaults(handler=_snapshot_restore)
+
+    verify = sub.add_parser("verify", parents=[db], help="compare Redis with the snapshot")
+    verify.add_argument("--user", help="one user id (default: every user)")
+    verify.set_defaults(handler=_snapshot_verify)
+
+
+COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [snapshot_commands]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--redis-url", help="default $SYNTHA_REDIS_URL")
+    common.add_argument("--key-prefix", help="default $SYNTHA_KEY_PREFIX or 'syntha'")
+    parser = argparse.ArgumentParser(prog="syntha-redis", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except SynthaError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        for suggestion in e.suggestions:
+            print(f"  suggestion: {suggestion}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Durability for a mesh: ``ContextMesh(db_backend="postgresql" | "sqlite", ...)``.
+
+Redis holds the live mesh; the backend keeps a snapshot of it (see
+``syntha_redis.snapshot``). Attaching a backend:
+
+- opens the snapshot database (one pool per database per process, shared by
+  every mesh) and applies its migrations;
+- restores the mesh's user from the snapshot when Redis holds nothing for it
+  (no version counter: a fresh or wiped Redis);
+- makes the process's background snapshotter capture this user's stream.
+  With ``durability="async"`` (default) that is all: ``lag_seconds()`` says
+  how far the snapshot is behind. With ``durability="sync"`` ``push`` and
+  ``remove`` also write their row before returning (write-through), so an
+  acknowledged push survives a Redis crash.
+
+A fleet runs ``syntha-redis snapshot run`` instead or as well: every
+snapshotter is a consumer of the same group, so they share the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from syntha_redis import keys
+from syntha_redis.codec import decode_value
+from syntha_redis.config import Settings
+from syntha_redis.connection import get_client
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.snapshot import (
+    Batch,
+    ItemRow,
+    PoolSizes,
+    PostgresDB,
+    SnapshotDB,
+    Snapshotter,
+    SqliteDB,
+    restore_user,
+)
+from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
+
+__all__ = ["attach_backend", "create_database_backend", "SnapshotBackend", "DURABILITY"]
+
+log = logging.getLogger("syntha_redis.persistence")
+
+DURABILITY = ("async", "sync")
+BACKENDS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
+DEFAULT_DB_PATH = "syntha_context.db"
+RECENT_EVENTS = 100  # where a sync remove looks for its own deletion event
+
+_lock = threading.Lock()
+_databases: dict[tuple[str, str], tuple[SnapshotDB, int]] = {}  # -> (db, handles)
+_workers: dict[tuple[str | None, str, str], _Worker] = {}
+
+
+def _conninfo(database: dict[str, Any]) -> str:
+    if database.get("connection_string"):
+        return str(database["connection_string"])
+    name = database.get("database") or database.get("db_name")
+    user = database.get("user") or database.get("username")
+    if not (database.get("host") and name and user):
+        raise SynthaConfigurationError(
+            "db_backend='postgresql' needs connection_string, or host, database and user",
+            config_key="connection_string",
+            suggestions=['Pass connection_string="postgresql://user:pass@host:5432/db"'],
+        )
+    from psycopg.conninfo import make_conninfo
+
+    parts = {"host": database["host"], "port": database.get("port", 5432), "dbname": name,
+             "user": user, "password": database.get("password"),
+             "sslmode": database.get("sslmode")}
+    return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
+
+
+def _pool_sizes(settings: Settings, database: dict[str, Any]) -> PoolSizes:
+    overflow = int(database.get("max_overflow", 0))
+    # ContextMesh folds max_overflow into settings.pool_size (the Redis pool's
+    # ceiling); the Postgres pool keeps pool_size open and grows by max_overflow.
+    base = settings.pool_size - overflow if "pool_size" in settings.model_fields_set else 2
+    return PoolSizes(max(1, base), overflow, settings.pool_timeout,
+                     float(database.get("pool_recycle", 3600)))
+
+
+def create_database_backend(backend_type: str, **database: Any) -> SnapshotDB:
+    """A migrated snapshot database, as Syntha's factory of the same name."""
+    kind = BACKENDS.get(backend_type)
+    if kind is None:
+        raise SynthaConfigurationError(
+            f"unknown db_backend {backend_type!r}",
+            config_key="db_backend",
+            suggestions=["Use db_backend='postgresql' or 'sqlite'"],
+        )
+    settings = database.pop("settings", None) or Settings.from_env()
+    db: SnapshotDB
+    if kind == "sqlite":
+        db = SqliteDB(str(database.get("db_path") or DEFAULT_DB_PATH))
+    else:
+        db = PostgresDB(_conninfo(database), pool=_pool_sizes(settings, database))
+    db.migrate()
+    return db
+
+
+def _acquire_db(kind: str, database: dict[str, Any], settings: Settings) -> SnapshotDB:
+    where = str(database.get("db_path") or DEFAULT_DB_PATH) if kind == "sqlite" \
+        else _conninfo(database)
+    with _lock:
+        db, handles = _databases.get((kind, where), (None, 0))
+        if db is None:
+            db = create_database_backend(kind, settings=settings, **database)
+        _databases[(kind, where)] = (db, handles + 1)
+        return db
+
+
+def _release_db(db: SnapshotDB) -> None:
+    with _lock:
+        for name, (known, handles) in list(_databases.items()):
+            if known is db:
+                if handles > 1:
+                    _databases[name] = (db, handles - 1)
+                else:
+                    del _databases[name]
+                    db.close()
+
+
+class _Worker:
+    """The process's background snapshotter for one Redis and one database."""
+
+    def __init__(self, settings: Settings, db: SnapshotDB) -> None:
+        self.users: set[str] = set()
+        self.snapshotter = Snapshotter(settings, db, users=lambda: sorted(self.users))
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="syntha-snapshotter", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        backoff = self.snapshotter.poll_interval
+        while not self.stopping.is_set():
+            try:
+                busy = self.snapshotter.run_once() > 0
+                backoff = self.snapshotter.poll_interval
+            except SynthaError as e:
+                # the entries stay pending (retried first next pass): nothing is lost
+                log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
+                busy, backoff = False, min(backoff * 2, 5.0)
+            if not busy:
+                self.stopping.wait(backoff)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+
+class SnapshotBackend:
+    """``mesh.db_backend``: the snapshot of one mesh's user."""
+
+    def __init__(self, mesh: Any, kind: str, durability: str, database: dict[str, Any]) -> None:
+        self.settings: Settings = mesh.settings
+        self.user_id: str = mesh.user_id
+        self.durability = durability
+        self.keys = keys.UserKeys(self.settings.key_prefix, self.user_id)
+        self.db = _acquire_db(kind, database, self.settings)
+        self._client: Any = get_client(self.settings)
+        self._closed = False
+        if not self._client.exists(self.keys.version):
+            report = restore_user(self.settings, self.db, self.user_id)
+            if report.applied or report.agents:
+                log.info("restored user %r from %s: %s", self.user_id, self.db.describe(), report)
+        name = (self.settings.redis_url, self.settings.key_prefix, self.db.describe())
+        with _lock:
+            worker = _workers.get(name)
+            if worker is None:
+                worker = _workers[name] = _Worker(self.settings, self.db)
+            worker.users.add(self.user_id)
+        self._worker = worker
+
+    # -- write-through (sync) ----------------------------------------------------------
+
+    def after_push(self, key: str, version: int | None) -> None:
+        """Called after a push (version) or a remove (None) of this mesh's user."""
+        if self.durability != "sync":
+            return
+        tok = keys.encode(key)
+        row = self._deletion(tok) if version is None else item_row(
+            self.user_id, key, self._client.hmget(self.keys.item_by_token(tok), ITEM_FIELDS)
+        )
+        # None: the item changed again already; the stream captures that change
+        if row is not None:
+            self.db.write(Batch(items=[row]))
+
+    def _deletion(self, tok: str) -> ItemRow | None:
+        """The tombstone of our remove, at the exact version of its event."""
+        for _, fields in self._client.xrevrange(self.keys.stream, count=RECENT_EVENTS):
+            if fields.get(b"type") == b"deleted" and fields.get(b"key") == tok.encode():
+                return ItemRow(self.user_id, keys.decode(tok), None, [], [], None,
+                               int(fields[b"ver"]), 0, None, deleted=True)
+        return None
+
+    # -- Syntha's DatabaseBackend reads -----------------------------------------------
+
+    def get_all_context_items(self) -> dict[str, tuple[Any, list[str], float | None, float]]:
+        """``{key: (value, subscribers, ttl seconds, created_at)}`` as the snapshot holds them."""
+        return {
+            row.key: (
+                decode_value(row.value or b"\xc0"),
+                row.subscribers,
+                None if row.expires_ms is None else (row.expires_ms - row.created_ms) / 1000,
+                row.created_ms / 1000,
+            )
+            for row in self.db.items(self.user_id)
+        }
+
+    # -- lag -------------------------------------------------------------------------
+
+    def lag_seconds(self) -> float:
+        """Age of this user's oldest change not yet in the snapshot (0 = caught up)."""
+        return self._worker.snapshotter.lag_seconds([self.user_id])
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every change of this user so far is in the snapshot."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.lag_seconds() == 0:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        """Detach this mesh; the last one stops the worker after a final flush."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush(timeout=5)
+        except SynthaError as e:
+            log.warning("snapshot not flushed on close (entries stay pending): %s", e)
+        with _lock:
+            self._worker.users.discard(self.user_id)
+            last = not self._worker.users
+            if last:
+                _workers.pop(next(k for k, w in _workers.items() if w is self._worker))
+        if last:
+            self._worker.stop()
+        _release_db(self.db)
+
+
+def attach_backend(
+    mesh: Any, db_backend: str, durability: str, database: dict[str, Any]
+) -> SnapshotBackend:
+    kind = BACKENDS.get(db_backend)
+    if kind is None:
+        raise SynthaConfigurationError(
+            f"unknown db_backend {db_backend!r}",
+            config_key="db_backend",
+            suggestions=["Use db_backend='postgresql' (with connection_string) or 'sqlite'"],
+        )
+    if durability not in DURABILITY:
+        raise SynthaConfigurationError(
+            f"unknown durability {durability!r}",
+            config_key="durability",
+            suggestions=["Use durability='async' (default, lag reported) or 'sync' "
+                         "(push returns after its row is committed)"],
+        )
+    return SnapshotBackend(mesh, kind, durability, database)

@@ -1,0 +1,328 @@
+"""Capture: every user's change stream, through one consumer group, into the snapshot.
+
+A pass reads new entries (``XREADGROUP ... >``) of each user's stream, turns
+them into rows, writes them in one transaction and only then acknowledges
+them (``XACK``). Entries a crashed snapshotter read but never acknowledged
+stay pending; after ``claim_idle_ms`` any live snapshotter takes them over
+(``XAUTOCLAIM``) and writes them again. Writes are idempotent and guarded by
+version, so this at-least-once delivery neither loses nor duplicates rows,
+and any number of snapshotter processes can share the work.
+
+Events carry no values: a pushed/updated event makes the snapshotter read the
+item hash, and it stores whatever version it finds there (a newer version is
+as true as the event's; a missing hash means a deletion or expiry event
+follows). Users are found through the registry set the mesh maintains.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from syntha_redis import keys
+from syntha_redis.config import Settings
+from syntha_redis.connection import get_client, translate_error
+from syntha_redis.snapshot.db import SnapshotDB
+from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
+
+__all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
+
+ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
+CHUNK = 64  # streams per pipelined read
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    user_id: str
+    stream: str
+    id: bytes
+    fields: dict[bytes, bytes]
+
+    def get(self, name: str) -> str:
+        return self.fields.get(name.encode(), b"").decode()
+
+
+def tokens(csv: str | bytes | None) -> list[str]:
+    """Decoded names from a csv of tokens."""
+    text = csv.decode() if isinstance(csv, bytes) else (csv or "")
+    return [keys.decode(t) for t in text.split(",")] if text else []
+
+
+def item_row(user_id: str, key: str, h: list[Any]) -> ItemRow | None:
+    """The row for an item hash read with HMGET ITEM_FIELDS (None if it is gone)."""
+    if h[0] is None or h[1] is None:
+        return None
+    author = h[2].decode() if h[2] else ""
+    expires = int(h[4] or 0)
+    return ItemRow(user_id, key, bytes(h[0]), tokens(h[5]), tokens(h[6]),
+                   keys.decode(author) if author else None, int(h[1]), int(h[3] or 0),
+                   expires or None)
+
+
+class Snapshotter:
+    """One consumer of the snapshot group. Call ``run_once`` or ``run`` in a loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: SnapshotDB,
+        users: Callable[[], Iterable[str]] | None = None,
+        consumer: str | None = None,
+        batch_size: int = 1000,
+        claim_idle_ms: int = 30_000,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.client: Any = get_client(settings)
+        self._users = users or self.registered_users
+        self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.batch_size = batch_size
+        self.claim_idle_ms = claim_idle_ms
+        self.poll_interval = poll_interval
+        self.rows_written = 0
+        self._next_claim = 0.0
+        self._backlog: list[Entry] = []
+
+    # -- users -----------------------------------------------------------------------
+
+    def registered_users(self) -> list[str]:
+        """Every user that ever wrote, from the registry (SSCAN, never a keyspace SCAN)."""
+        name = keys.users_registry(self.settings.key_prefix)
+        return sorted(keys.decode(t) for t in self.call(self.client.sscan_iter, name, count=1000))
+
+    def user_keys(self, user_id: str) -> keys.UserKeys:
+        return keys.UserKeys(self.settings.key_prefix, user_id)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, stop: Callable[[], bool]) -> None:
+        """Capture until ``stop()`` is true; sleeps ``poll_interval`` when idle."""
+        while not stop():
+            if self.run_once() == 0:
+                time.sleep(self.poll_interval)
+
+    def run_once(self) -> int:
+        """One pass over every user: new entries, plus idle ones of dead consumers.
+
+        Returns the number of stream entries written and acknowledged.
+        """
+        done = 0
+        if self._backlog:  # read but never written: the last write failed
+            done += self.write(self._backlog)
+        users = list(self._users())
+        claim = time.monotonic() >= self._next_claim
+        if claim:
+            self._next_claim = time.monotonic() + max(self.claim_idle_ms / 1000 / 2, 0.01)
+        for start in range(0, len(users), CHUNK):
+            chunk = users[start : start + CHUNK]
+            self._backlog = self._read_new(chunk)
+            if claim:
+                self._backlog += self._claim(chunk)
+            if self._backlog:
+                done += self.write(self._backlog)
+        return done
+
+    def drain(self, timeout: float = 30.0) -> int:
+        """Run passes until one finds nothing (used by --once and tests)."""
+        deadline = time.monotonic() + timeout
+        total = 0
+        while time.monotonic() < deadline:
+            n = self.run_once()
+            total += n
+            if n == 0:
+                return total
+        return total
+
+    def write(self, entries: list[Entry]) -> int:
+        """Rows for ``entries`` committed, then the entries acknowledged.
+
+        If anything fails the entries stay pending and in ``_backlog``, and
+        the next pass writes them first.
+        """
+        self._backlog = entries
+        batch = self.rows(entries)
+        self.db.write(batch)
+        self.rows_written += len(batch)
+        self._ack(entries)
+        self._backlog = []
+        return len(entries)
+
+    # -- reading the streams -------------------------------------------------------------
+
+    def _read_new(self, users: list[str]) -> list[Entry]:
+        streams = [self.user_keys(u).stream for u in users]
+        pipe = self.client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xreadgroup(keys.SNAPSHOT_GROUP, self.consumer, {stream: ">"},
+                            count=self.batch_size)
+        replies = self.call(pipe.execute, raise_on_error=False)
+        entries: list[Entry] = []
+        for user, stream, reply in zip(users, streams, replies, strict=True):
+            if isinstance(reply, redis.ResponseError):
+                if "NOGROUP" not in str(reply):
+                    raise translate_error(reply, self.settings, "XREADGROUP")
+                self._create_group(user, stream)
+                continue
+            for _, messages in reply or []:
+                entries += [Entry(user, stream, mid, f) for mid, f in messages]
+        return entries
+
+    def _create_group(self, user_id: str, stream: str) -> None:
+        """Start reading a stream from its first entry.
+
+        No MKSTREAM: a user's idle stream expires by design and must not be
+        recreated here. A new group means the user's earlier history may have
+        been trimmed, so the user's current state is captured in full once.
+        """
+        try:
+            self.client.xgroup_create(stream, keys.SNAPSHOT_GROUP, id="0")
+        except redis.ResponseError as e:
+            if "BUSYGROUP" in str(e) or "requires the key to exist" in str(e):
+                return
+            raise translate_error(e, self.settings, "XGROUP CREATE") from e
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, "XGROUP CREATE") from e
+        from syntha_redis.snapshot.reconcile import capture_user
+
+        capture_user(self, user_id)
+
+    def _claim(self, users: list[str]) -> list[Entry]:
+        """Entries other (presumably dead) consumers left pending for claim_idle_ms."""
+        entries: list[Entry] = []
+        for user in users:
+            stream = self.user_keys(user).stream
+            start = "0-0"
+            for _ in range(100):  # bounded: at most 100 x batch_size entries per pass
+                try:
+                    reply = self.client.xautoclaim(stream, keys.SNAPSHOT_GROUP, self.consumer,
+                                                   self.claim_idle_ms, start,
+                                                   count=self.batch_size)
+                except redis.ResponseError as e:
+                    if "NOGROUP" in str(e):
+                        break
+                    raise translate_error(e, self.settings, "XAUTOCLAIM") from e
+                except redis.RedisError as e:
+                    raise translate_error(e, self.settings, "XAUTOCLAIM") from e
+                start = reply[0]
+                entries += [Entry(user, stream, mid, f) for mid, f in reply[1] if f]
+                if start in (b"0-0", "0-0"):
+                    break
+        return entries
+
+    def _ack(self, entries: list[Entry]) -> None:
+        by_stream: dict[str, list[bytes]] = {}
+        for e in entries:
+            by_stream.setdefault(e.stream, []).append(e.id)
+        pipe = self.client.pipeline(transaction=False)
+        for stream, ids in by_stream.items():
+            pipe.xack(stream, keys.SNAPSHOT_GROUP, *ids)
+        self.call(pipe.execute)
+
+    # -- entries to rows ---------------------------------------------------------------
+
+    def rows(self, entries: list[Entry]) -> Batch:
+        batch = Batch()
+        wanted: dict[tuple[str, str], None] = {}
+        topic_deletions: dict[str, int] = {}
+        for e in entries:
+            kind, ver = e.get("type"), int(e.get("ver") or 0)
+            if kind in ("pushed", "updated"):
+                wanted[(e.user_id, e.get("key"))] = None
+            elif kind in ("deleted", "expired"):
+                batch.items.append(ItemRow(e.user_id, keys.decode(e.get("key")), None,
+                                           tokens(e.get("topics")), tokens(e.get("subs")),
+                                           None, ver, 0, None, deleted=True))
+            elif kind == "cleared":
+                batch.clears.append((e.user_id, ver))
+            elif kind in (SUBSCRIBED, PERMISSIONS):
+                batch.agents.append(AgentRow(e.user_id, keys.decode(e.get("agent")), kind,
+                                             tokens(e.get("topics")), ver))
+            elif kind == "topic_deleted":
+                topic_deletions[e.user_id] = max(ver, topic_deletions.get(e.user_id, 0))
+        batch.items += self.read_items(list(wanted))
+        for user, ver in topic_deletions.items():
+            batch.agents += self.read_subscriptions(user, ver)
+        return batch
+
+    def read_items(self, wanted: list[tuple[str, str]]) -> list[ItemRow]:
+        """Current rows of (user, key token) pairs; items already gone are skipped."""
+        pipe = self.client.pipeline(transaction=False)
+        for user, tok in wanted:
+            pipe.hmget(self.user_keys(user).item_by_token(tok), ITEM_FIELDS)
+        found = []
+        for (user, tok), h in zip(wanted, self.call(pipe.execute), strict=True):
+            row = item_row(user, keys.decode(tok), h)
+            if row is not None:
+                found.append(row)
+        return found
+
+    def read_subscriptions(self, user_id: str, version: int) -> list[AgentRow]:
+        """Every agent's current topics, stamped ``version``.
+
+        A deleted topic is removed from every follower without one event per
+        agent, so the followers' sets are read now. Redis's current state is at
+        least as new as the event; a later event re-stamps it, so the version
+        guard keeps the newest state whatever order snapshotters commit in.
+        """
+        uk = self.user_keys(user_id)
+        agents = {keys.encode(a.agent) for a in self.db.agents(user_id) if a.kind == SUBSCRIBED}
+        agents |= {m.decode() for m in self.call(self.client.smembers, uk.subscribed_agents)}
+        ordered = sorted(agents)
+        pipe = self.client.pipeline(transaction=False)
+        for tok in ordered:
+            pipe.smembers(uk.root + keys.AGENT_TOPICS + tok)
+        replies = self.call(pipe.execute)
+        return [
+            AgentRow(user_id, keys.decode(tok), SUBSCRIBED,
+                     sorted(keys.decode(t) for t in topics), version)
+            for tok, topics in zip(ordered, replies, strict=True)
+        ]
+
+    # -- lag ---------------------------------------------------------------------------
+
+    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
+        """Age of the oldest entry not yet acknowledged, over ``users`` (0 = caught up)."""
+        now_s, now_us = self.call(self.client.time)
+        now_ms = int(now_s) * 1000 + int(now_us) // 1000
+        oldest = now_ms
+        for user in users if users is not None else self._users():
+            stream = self.user_keys(user).stream
+            try:
+                groups = self.client.xinfo_groups(stream)
+            except redis.ResponseError:
+                continue  # no stream: nothing is waiting
+            except redis.RedisError as e:
+                raise translate_error(e, self.settings, "XINFO GROUPS") from e
+            ours = [g for g in groups if _text(g["name"]) == keys.SNAPSHOT_GROUP]
+            start = "-"  # no group yet: the whole stream is waiting
+            if ours:
+                start = f"({_text(ours[0]['last-delivered-id'])}"
+                if ours[0]["pending"]:
+                    summary = self.call(self.client.xpending, stream, keys.SNAPSHOT_GROUP)
+                    oldest = min(oldest, _ms(summary["min"]))
+            after = self.call(self.client.xrange, stream, start, count=1)
+            if after:
+                oldest = min(oldest, _ms(after[0][0]))
+        return max(0.0, (now_ms - oldest) / 1000)
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, getattr(fn, "__name__", "redis")) from e
+
+
+def _text(raw: str | bytes) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _ms(entry_id: str | bytes) -> int:
+    return int(_text(entry_id).split("-")[0])

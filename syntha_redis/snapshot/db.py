@@ -1,0 +1,338 @@
+"""The snapshot database: version-guarded writes and the reads restore needs.
+
+``SnapshotDB`` holds every statement once; ``PostgresDB`` (a psycopg_pool
+pool) and ``SqliteDB`` (one file, one connection) only open transactions.
+Every write is an upsert guarded by version (``ON CONFLICT ... DO UPDATE ...
+WHERE stored.version < excluded.version``, the same text in both dialects),
+so replaying or reordering batches never moves a row backwards, and a batch
+is one transaction of ``executemany`` calls (psycopg pipelines them), never a
+commit per row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from syntha_redis.exceptions import SynthaConnectionError, SynthaPersistenceError
+from syntha_redis.snapshot.rows import AgentRow, Batch, ItemRow
+from syntha_redis.snapshot.schema import (
+    MIGRATIONS,
+    POSTGRES,
+    SQLITE,
+    Dialect,
+    Tables,
+    migration_table,
+    validate_table_prefix,
+)
+
+__all__ = ["SnapshotDB", "PostgresDB", "SqliteDB", "PoolSizes"]
+
+ITEM_COLUMNS = (
+    "user_id, key, value, topics, subscribers, author, version, created_ms, expires_ms, deleted"
+)
+
+
+class PoolSizes:
+    """Syntha's pool keywords, as psycopg_pool understands them."""
+
+    def __init__(
+        self,
+        pool_size: int = 5,
+        max_overflow: int = 0,
+        pool_timeout: float = 30.0,
+        pool_recycle: float = 3600.0,
+    ) -> None:
+        self.min_size = pool_size
+        self.max_size = pool_size + max_overflow
+        self.timeout = pool_timeout
+        self.max_lifetime = pool_recycle
+
+
+class SnapshotDB(ABC):
+    """The statements of the snapshot, in one dialect."""
+
+    dialect: Dialect
+
+    def __init__(self, table_prefix: str) -> None:
+        self.tables = Tables(validate_table_prefix(table_prefix))
+        t, sql = self.tables, self.dialect.sql
+        self._upsert_item = sql(
+            f"INSERT INTO {t.items} ({ITEM_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, "
+            "topics = excluded.topics, subscribers = excluded.subscribers, "
+            "author = excluded.author, version = excluded.version, "
+            "created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, "
+            f"deleted = excluded.deleted WHERE {t.items}.version < excluded.version"
+        )
+        self._upsert_agent = sql(
+            f"INSERT INTO {t.agents} (user_id, agent, kind, topics, version) "
+            "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (user_id, agent, kind) DO UPDATE SET "
+            "topics = excluded.topics, version = excluded.version "
+            f"WHERE {t.agents}.version < excluded.version"
+        )
+        self._clear = [
+            sql(
+                f"INSERT INTO {t.users} (user_id, cleared_version) VALUES (%s, %s) "
+                "ON CONFLICT (user_id) DO UPDATE SET cleared_version = excluded.cleared_version "
+                f"WHERE {t.users}.cleared_version < excluded.cleared_version"
+            ),
+            sql(
+                f"UPDATE {t.items} SET deleted = %s, value = NULL, version = %s "
+                "WHERE user_id = %s AND version < %s"
+            ),
+            sql(
+                f"UPDATE {t.agents} SET topics = %s, version = %s "
+                "WHERE user_id = %s AND version < %s"
+            ),
+        ]
+        self._cleared = (
+            f"COALESCE((SELECT cleared_version FROM {t.users} u WHERE u.user_id = %s), 0)"
+        )
+
+    # -- connections (the only dialect-specific part) --------------------------------
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """A context manager yielding a cursor; commits on success, rolls back on error."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the snapshot lives, without secrets."""
+
+    # -- schema ----------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks; returns their versions."""
+        t, d = self.tables, self.dialect
+        applied = []
+        with self.transaction() as cur:
+            if d.migration_lock:
+                cur.execute(d.migration_lock)
+            cur.execute(migration_table(t))
+            cur.execute(f"SELECT version FROM {t.migrations}")
+            done = {int(row[0]) for row in cur.fetchall()}
+            for version, description, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in statements(t, d):
+                    cur.execute(statement)
+                cur.execute(
+                    d.sql(f"INSERT INTO {t.migrations} VALUES (%s, %s, %s)"),
+                    (version, description, int(time.time() * 1000)),
+                )
+                applied.append(version)
+        return applied
+
+    # -- writes ----------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        """Write ``batch`` in one transaction (its newest rows only)."""
+        batch = batch.latest()
+        dump = self.dialect.dump_list
+        with self.transaction() as cur:
+            if batch.items:
+                cur.executemany(
+                    self._upsert_item,
+                    [
+                        (r.user_id, r.key, r.value, dump(r.topics), dump(r.subscribers),
+                         r.author, r.version, r.created_ms, r.expires_ms, r.deleted)
+                        for r in batch.items
+                    ],
+                )
+            if batch.agents:
+                cur.executemany(
+                    self._upsert_agent,
+                    [(a.user_id, a.agent, a.kind, dump(a.topics), a.version) for a in batch.agents],
+                )
+            for user, version in batch.clears:
+                users, items, agents = self._clear
+                cur.execute(users, (user, version))
+                cur.execute(items, (True, version, user, version))
+                cur.execute(agents, (dump([]), version, user, version))
+
+    # -- reads -----------------------------------------------------------------------
+
+    def items(self, user_id: str) -> list[ItemRow]:
+        """The user's live (not deleted, not cleared) rows, expired ones included."""
+        t, load = self.tables, self.dialect.load_list
+        query = self.dialect.sql(
+            f"SELECT {ITEM_COLUMNS} FROM {t.items} i WHERE i.user_id = %s AND NOT i.deleted "
+            f"AND i.version > {self._cleared} ORDER BY i.key"
+        )
+        with self.transaction() as cur:
+            cur.execute(query, (user_id, user_id))
+            rows = cur.fetchall()
+        return [
+            ItemRow(r[0], r[1], bytes(r[2]), load(r[3]), load(r[4]), r[5], int(r[6]),
+                    int(r[7]), None if r[8] is None else int(r[8]), False)
+            for r in rows
+        ]
+
+    def agents(self, user_id: str) -> list[AgentRow]:
+        """The user's agent rows with at least one topic."""
+        t, load = self.tables, self.dialect.load_list
+        query = self.dialect.sql(
+            f"SELECT user_id, agent, kind, topics, version FROM {t.agents} a "
+            f"WHERE a.user_id = %s AND a.version > {self._cleared} ORDER BY agent, kind"
+        )
+        with self.transaction() as cur:
+            cur.execute(query, (user_id, user_id))
+            rows = cur.fetchall()
+        found = [AgentRow(r[0], r[1], r[2], load(r[3]), int(r[4])) for r in rows]
+        return [a for a in found if a.topics]
+
+    def highest_version(self, user_id: str) -> int:
+        """The highest version captured for the user (rows, tombstones or clear)."""
+        t = self.tables
+        query = self.dialect.sql(
+            f"SELECT MAX(v) FROM (SELECT MAX(version) AS v FROM {t.items} WHERE user_id = %s "
+            f"UNION ALL SELECT MAX(version) FROM {t.agents} WHERE user_id = %s "
+            f"UNION ALL SELECT cleared_version FROM {t.users} WHERE user_id = %s) AS versions"
+        )
+        with self.transaction() as cur:
+            cur.execute(query, (user_id, user_id, user_id))
+            row = cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def users(self) -> list[str]:
+        t = self.tables
+        with self.transaction() as cur:
+            cur.execute(
+                f"SELECT user_id FROM {t.items} UNION SELECT user_id FROM {t.agents} "
+                "ORDER BY 1"
+            )
+            return [str(r[0]) for r in cur.fetchall()]
+
+
+class PostgresDB(SnapshotDB):
+    """The snapshot in Postgres, through a psycopg_pool connection pool."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conninfo: str, table_prefix: str = "syntha_",
+                 pool: PoolSizes | None = None) -> None:
+        super().__init__(table_prefix)
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+        from psycopg_pool import ConnectionPool
+
+        self._errors = (psycopg.Error, _pool_errors())
+        sizes = pool or PoolSizes()
+        params = conninfo_to_dict(conninfo)
+        self._where = f"postgresql://{params.get('host', 'localhost')}:" \
+            f"{params.get('port', 5432)}/{params.get('dbname', '')}"
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=min(sizes.min_size, sizes.max_size),
+            max_size=sizes.max_size,
+            timeout=sizes.timeout,
+            max_lifetime=sizes.max_lifetime,
+            open=False,
+        )
+        try:
+            self.pool.open(wait=True, timeout=sizes.timeout)
+        except self._errors as e:
+            self.pool.close()
+            raise self._translate(e) from e
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        try:
+            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except self._errors as e:
+            raise self._translate(e) from e
+
+    def _translate(self, error: Exception) -> Exception:
+        import psycopg
+
+        if isinstance(error, psycopg.OperationalError | _pool_errors()):
+            return SynthaConnectionError(
+                f"cannot use Postgres at {self._where}: {error}",
+                service="postgresql",
+                cause=error,
+                suggestions=[f"Check that Postgres at {self._where} is up and accepts us"],
+            )
+        return SynthaPersistenceError(
+            f"Postgres at {self._where} refused a snapshot statement: {error}",
+            backend="postgresql",
+            cause=error,
+            suggestions=["Check the snapshot tables (syntha-redis snapshot verify)"],
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def describe(self) -> str:
+        return self._where
+
+
+def _pool_errors() -> type[Exception]:
+    from psycopg_pool import PoolTimeout
+
+    return PoolTimeout
+
+
+class SqliteDB(SnapshotDB):
+    """The snapshot in one local SQLite file (the embedded default's durability)."""
+
+    dialect = SQLITE
+
+    def __init__(self, path: str, table_prefix: str = "syntha_") -> None:
+        super().__init__(table_prefix)
+        self.path = path
+        fresh = not Path(path).exists()
+        try:
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a
+            # transaction takes the write lock up front instead of upgrading.
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                         timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as e:
+            raise self._translate(e) from e
+        if fresh and path != ":memory:":
+            Path(path).chmod(0o600)  # context may be private: owner only, as Syntha did
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                yield cur
+                cur.execute("COMMIT")
+            except sqlite3.Error as e:
+                self._conn.rollback()
+                raise self._translate(e) from e
+            except BaseException:
+                self._conn.rollback()
+                raise
+            finally:
+                cur.close()
+
+    def _translate(self, error: Exception) -> Exception:
+        return SynthaPersistenceError(
+            f"SQLite snapshot {self.path} failed: {error}",
+            backend="sqlite",
+            cause=error,
+            suggestions=[f"Check that {self.path} is writable and not corrupt"],
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def describe(self) -> str:
+        return f"sqlite:{self.path}"
