@@ -24,10 +24,12 @@ import threading
 import time
 from typing import Any
 
+import redis
+
 from syntha_redis import keys
 from syntha_redis.codec import decode_value
 from syntha_redis.config import Settings
-from syntha_redis.connection import get_client
+from syntha_redis.connection import get_client, translate_error
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 from syntha_redis.snapshot import (
     Batch,
@@ -182,9 +184,12 @@ class SnapshotBackend:
         if self.durability != "sync":
             return
         tok = keys.encode(key)
-        row = self._deletion(tok) if version is None else item_row(
-            self.user_id, key, self._client.hmget(self.keys.item_by_token(tok), ITEM_FIELDS)
-        )
+        try:
+            row = self._deletion(tok) if version is None else item_row(
+                self.user_id, key, self._client.hmget(self.keys.item_by_token(tok), ITEM_FIELDS)
+            )
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, "write-through") from e
         # None: the item changed again already; the stream captures that change
         if row is not None:
             self.db.write(Batch(items=[row]))
@@ -221,7 +226,7 @@ class SnapshotBackend:
         """Wait until every change of this user so far is in the snapshot."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.lag_seconds() == 0:
+            if self._worker.snapshotter.oldest_waiting([self.user_id]) is None:
                 return True
             time.sleep(0.02)
         return False

@@ -16,6 +16,7 @@ follows). Users are found through the registry set the mesh maintains.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -25,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.exceptions import NoScriptError
 
 from syntha_redis import keys
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_client, translate_error
+from syntha_redis.scripts import SCRIPTS
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
@@ -52,7 +55,13 @@ class Entry:
 def tokens(csv: str | bytes | None) -> list[str]:
     """Decoded names from a csv of tokens."""
     text = csv.decode() if isinstance(csv, bytes) else (csv or "")
-    return [keys.decode(t) for t in text.split(",")] if text else []
+    return list(_names(text)) if text else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(text: str) -> tuple[str, ...]:
+    # the same few topic/subscriber lists recur across thousands of rows
+    return tuple(keys.decode(t) for t in text.split(","))
 
 
 def item_row(user_id: str, key: str, h: list[Any]) -> ItemRow | None:
@@ -90,6 +99,7 @@ class Snapshotter:
         self.rows_written = 0
         self._next_claim = 0.0
         self._backlog: list[Entry] = []
+        self._keys: dict[str, keys.UserKeys] = {}
 
     # -- users -----------------------------------------------------------------------
 
@@ -99,7 +109,10 @@ class Snapshotter:
         return sorted(keys.decode(t) for t in self.call(self.client.sscan_iter, name, count=1000))
 
     def user_keys(self, user_id: str) -> keys.UserKeys:
-        return keys.UserKeys(self.settings.key_prefix, user_id)
+        found = self._keys.get(user_id)
+        if found is None:
+            found = self._keys[user_id] = keys.UserKeys(self.settings.key_prefix, user_id)
+        return found
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -157,7 +170,7 @@ class Snapshotter:
 
     # -- reading the streams -------------------------------------------------------------
 
-    def _read_new(self, users: list[str]) -> list[Entry]:
+    def _read_new(self, users: list[str], retry: bool = True) -> list[Entry]:
         streams = [self.user_keys(u).stream for u in users]
         pipe = self.client.pipeline(transaction=False)
         for stream in streams:
@@ -165,34 +178,42 @@ class Snapshotter:
                             count=self.batch_size)
         replies = self.call(pipe.execute, raise_on_error=False)
         entries: list[Entry] = []
+        grouped = []
         for user, stream, reply in zip(users, streams, replies, strict=True):
             if isinstance(reply, redis.ResponseError):
                 if "NOGROUP" not in str(reply):
                     raise translate_error(reply, self.settings, "XREADGROUP")
-                self._create_group(user, stream)
+                if self._create_group(user, stream):
+                    grouped.append(user)
                 continue
             for _, messages in reply or []:
                 entries += [Entry(user, stream, mid, f) for mid, f in messages]
+        if grouped and retry:
+            entries += self._read_new(grouped, retry=False)
         return entries
 
-    def _create_group(self, user_id: str, stream: str) -> None:
+    def _create_group(self, user_id: str, stream: str) -> bool:
         """Start reading a stream from its first entry.
 
         No MKSTREAM: a user's idle stream expires by design and must not be
         recreated here. A new group means the user's earlier history may have
         been trimmed, so the user's current state is captured in full once.
+        Returns whether the group exists now.
         """
         try:
             self.client.xgroup_create(stream, keys.SNAPSHOT_GROUP, id="0")
         except redis.ResponseError as e:
-            if "BUSYGROUP" in str(e) or "requires the key to exist" in str(e):
-                return
+            if "BUSYGROUP" in str(e):
+                return True
+            if "requires the key to exist" in str(e):
+                return False
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
         from syntha_redis.snapshot.reconcile import capture_user
 
         capture_user(self, user_id)
+        return True
 
     def _claim(self, users: list[str]) -> list[Entry]:
         """Entries other (presumably dead) consumers left pending for claim_idle_ms."""
@@ -249,22 +270,41 @@ class Snapshotter:
                 topic_deletions[e.user_id] = max(ver, topic_deletions.get(e.user_id, 0))
         batch.items += self.read_items(list(wanted))
         for user, ver in topic_deletions.items():
-            batch.agents += self.read_subscriptions(user, ver)
+            # followers seen in this batch may not be in the snapshot yet
+            seen = {a.agent for a in batch.agents if a.user_id == user and a.kind == SUBSCRIBED}
+            batch.agents += self.read_subscriptions(user, ver, seen)
         return batch
 
     def read_items(self, wanted: list[tuple[str, str]]) -> list[ItemRow]:
-        """Current rows of (user, key token) pairs; items already gone are skipped."""
-        pipe = self.client.pipeline(transaction=False)
+        """Current rows of (user, key token) pairs; items already gone are skipped.
+
+        One ``lua/snapshot_read.lua`` call per user, all in one pipeline.
+        """
+        by_user: dict[str, list[str]] = {}
         for user, tok in wanted:
-            pipe.hmget(self.user_keys(user).item_by_token(tok), ITEM_FIELDS)
+            by_user.setdefault(user, []).append(tok)
+        script = SCRIPTS["snapshot_read"]
+        replies = None
+        for _ in range(2):  # the script cache is volatile: load once and retry
+            pipe = self.client.pipeline(transaction=False)
+            for user, toks in by_user.items():
+                pipe.evalsha(script.sha, 1, self.user_keys(user).root, *toks)
+            replies = self.call(pipe.execute, raise_on_error=False)
+            if not any(isinstance(r, NoScriptError) for r in replies):
+                break
+            self.call(self.client.script_load, script.source)
         found = []
-        for (user, tok), h in zip(wanted, self.call(pipe.execute), strict=True):
-            row = item_row(user, keys.decode(tok), h)
-            if row is not None:
-                found.append(row)
+        for (user, toks), reply in zip(by_user.items(), replies or [], strict=True):
+            if isinstance(reply, Exception):
+                raise translate_error(reply, self.settings, "snapshot_read")
+            for tok, h in zip(toks, reply, strict=True):
+                row = item_row(user, keys.decode(tok), h) if h else None
+                if row is not None:
+                    found.append(row)
         return found
 
-    def read_subscriptions(self, user_id: str, version: int) -> list[AgentRow]:
+    def read_subscriptions(self, user_id: str, version: int,
+                           seen: Iterable[str] = ()) -> list[AgentRow]:
         """Every agent's current topics, stamped ``version``.
 
         A deleted topic is removed from every follower without one event per
@@ -273,7 +313,8 @@ class Snapshotter:
         guard keeps the newest state whatever order snapshotters commit in.
         """
         uk = self.user_keys(user_id)
-        agents = {keys.encode(a.agent) for a in self.db.agents(user_id) if a.kind == SUBSCRIBED}
+        known = {a.agent for a in self.db.agents(user_id) if a.kind == SUBSCRIBED} | set(seen)
+        agents = {keys.encode(agent) for agent in known}
         agents |= {m.decode() for m in self.call(self.client.smembers, uk.subscribed_agents)}
         ordered = sorted(agents)
         pipe = self.client.pipeline(transaction=False)
@@ -292,7 +333,12 @@ class Snapshotter:
         """Age of the oldest entry not yet acknowledged, over ``users`` (0 = caught up)."""
         now_s, now_us = self.call(self.client.time)
         now_ms = int(now_s) * 1000 + int(now_us) // 1000
-        oldest = now_ms
+        waiting = self.oldest_waiting(users)
+        return 0.0 if waiting is None else max(0.0, (now_ms - waiting) / 1000)
+
+    def oldest_waiting(self, users: Iterable[str] | None = None) -> int | None:
+        """Time (ms) of the oldest entry not yet acknowledged, None if there is none."""
+        oldest: int | None = None
         for user in users if users is not None else self._users():
             stream = self.user_keys(user).stream
             try:
@@ -303,15 +349,17 @@ class Snapshotter:
                 raise translate_error(e, self.settings, "XINFO GROUPS") from e
             ours = [g for g in groups if _text(g["name"]) == keys.SNAPSHOT_GROUP]
             start = "-"  # no group yet: the whole stream is waiting
+            found = []
             if ours:
                 start = f"({_text(ours[0]['last-delivered-id'])}"
                 if ours[0]["pending"]:
                     summary = self.call(self.client.xpending, stream, keys.SNAPSHOT_GROUP)
-                    oldest = min(oldest, _ms(summary["min"]))
+                    found.append(_ms(summary["min"]))
             after = self.call(self.client.xrange, stream, start, count=1)
-            if after:
-                oldest = min(oldest, _ms(after[0][0]))
-        return max(0.0, (now_ms - oldest) / 1000)
+            found += [_ms(after[0][0])] if after else []
+            if found:
+                oldest = min(found + ([] if oldest is None else [oldest]))
+        return oldest
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:

@@ -34,6 +34,8 @@ from syntha_redis.snapshot.schema import (
 
 __all__ = ["SnapshotDB", "PostgresDB", "SqliteDB", "PoolSizes"]
 
+COPY_THRESHOLD = 100  # Postgres: from this many item rows, COPY beats executemany
+
 ITEM_COLUMNS = (
     "user_id, key, value, topics, subscribers, author, version, created_ms, expires_ms, deleted"
 )
@@ -63,13 +65,17 @@ class SnapshotDB(ABC):
     def __init__(self, table_prefix: str) -> None:
         self.tables = Tables(validate_table_prefix(table_prefix))
         t, sql = self.tables, self.dialect.sql
-        self._upsert_item = sql(
-            f"INSERT INTO {t.items} ({ITEM_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+        # the version guard: how any set of rows merges into the items table
+        self._merge_items = (
             "ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, "
             "topics = excluded.topics, subscribers = excluded.subscribers, "
             "author = excluded.author, version = excluded.version, "
             "created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, "
             f"deleted = excluded.deleted WHERE {t.items}.version < excluded.version"
+        )
+        self._upsert_item = sql(
+            f"INSERT INTO {t.items} ({ITEM_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            + self._merge_items
         )
         self._upsert_agent = sql(
             f"INSERT INTO {t.agents} (user_id, agent, kind, topics, version) "
@@ -141,14 +147,11 @@ class SnapshotDB(ABC):
         dump = self.dialect.dump_list
         with self.transaction() as cur:
             if batch.items:
-                cur.executemany(
-                    self._upsert_item,
-                    [
-                        (r.user_id, r.key, r.value, dump(r.topics), dump(r.subscribers),
-                         r.author, r.version, r.created_ms, r.expires_ms, r.deleted)
-                        for r in batch.items
-                    ],
-                )
+                self._write_items(cur, [
+                    (r.user_id, r.key, r.value, dump(r.topics), dump(r.subscribers),
+                     r.author, r.version, r.created_ms, r.expires_ms, r.deleted)
+                    for r in batch.items
+                ])
             if batch.agents:
                 cur.executemany(
                     self._upsert_agent,
@@ -159,6 +162,10 @@ class SnapshotDB(ABC):
                 cur.execute(users, (user, version))
                 cur.execute(items, (True, version, user, version))
                 cur.execute(agents, (dump([]), version, user, version))
+
+    def _write_items(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Upsert item rows (one per primary key) inside the open transaction."""
+        cur.executemany(self._upsert_item, rows)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -244,6 +251,25 @@ class PostgresDB(SnapshotDB):
         except self._errors as e:
             self.pool.close()
             raise self._translate(e) from e
+
+    def _write_items(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Large batches: COPY into a temporary stage, then one merge statement.
+
+        About 1.3x the rows/s of a pipelined executemany here (perf_anchors
+        section 7). The rows are one per primary key (Batch.latest), so the
+        single INSERT ... SELECT never meets the same row twice.
+        """
+        if len(rows) < COPY_THRESHOLD:
+            super()._write_items(cur, rows)
+            return
+        t = self.tables
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {t.prefix}stage "
+                    f"(LIKE {t.items}) ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY {t.prefix}stage ({ITEM_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(f"INSERT INTO {t.items} ({ITEM_COLUMNS}) "
+                    f"SELECT {ITEM_COLUMNS} FROM {t.prefix}stage " + self._merge_items)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
