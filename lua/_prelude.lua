@@ -27,6 +27,7 @@ local K_BYTES = ROOT .. 'bytes'
 local K_STREAM = ROOT .. 'events'
 local K_WAKE = ROOT .. 'wake'
 local K_OP = ROOT .. 'op:'
+local K_SWEEP = ROOT .. 'sweep'
 
 local function now_ms()
   local t = redis.call('TIME')

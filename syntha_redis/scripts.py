@@ -31,7 +31,7 @@ def lua_dir() -> Path:
 
 
 # Scripts that only read: they take no common ARGV head and never write.
-_READ_ONLY = frozenset({"get", "visible"})
+_READ_ONLY = frozenset({"get", "get_many", "visible", "watch"})
 
 
 def _load() -> dict[str, LuaScript]:
