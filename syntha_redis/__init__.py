@@ -4,8 +4,10 @@ Code written for Syntha works after changing the import:
 ``from syntha import ContextMesh`` -> ``from syntha_redis import ContextMesh``.
 """
 
+from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.config import Settings
 from syntha_redis.context import ContextMesh
+from syntha_redis.events import ChangeEvent
 from syntha_redis.exceptions import (
     ErrorHandler,
     SynthaConfigurationError,
@@ -58,6 +60,8 @@ from syntha_redis.tools import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncContextMesh",
+    "ChangeEvent",
     "FRAMEWORK_ADAPTERS",
     "PREDEFINED_ROLES",
     "OutcomeLogger",

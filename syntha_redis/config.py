@@ -41,6 +41,7 @@ class Settings(BaseModel):
     max_items_per_user: int | None = Field(None, gt=0, description="quota; None = none")
     max_bytes_per_user: int | None = Field(None, gt=0, description="quota; None = none")
     max_visible_items: int = Field(10_000, gt=0, description="cap of one visible-items read")
+    max_batch_items: int = Field(1000, gt=0, description="items of one push_many/get_many")
 
     stream_max_length: int = Field(10_000, gt=0, description="events kept per user (~)")
     stream_max_age_seconds: float = Field(7 * 86400, gt=0, description="oldest event kept")
@@ -57,6 +58,9 @@ class Settings(BaseModel):
     retries: int = Field(3, ge=0, description="reconnect attempts on connection errors")
     health_check_interval: int = Field(30, ge=0)
     cleanup_interval: float = Field(300, gt=0, description="expiry sweeper period (s)")
+    watch_poll_interval: float = Field(
+        1.0, gt=0, description="watch() re-reads the stream this often without a wake-up (s)"
+    )
 
     @field_validator("key_prefix")
     @classmethod

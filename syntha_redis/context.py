@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from syntha_redis import sweeper
+from syntha_redis.batches import BatchOperations
 from syntha_redis.config import Settings
+from syntha_redis.events import ChangeEvent, Watch
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.models import ContextItem
-from syntha_redis.operations import MeshOperations, TopicDeletion
+from syntha_redis.operations import TopicDeletion
 from syntha_redis.store import Store
 
-__all__ = ["ContextMesh", "build_settings"]
+__all__ = ["BaseContextMesh", "ContextMesh", "build_settings"]
 
 log = logging.getLogger("syntha_redis.context")
 
@@ -87,8 +91,9 @@ def _resolve_user(user_id: str | None, settings: Settings) -> str:
     return settings.default_user
 
 
-class ContextMesh:
-    """Shared context for the agents of one end user (``user_id``).
+class BaseContextMesh:
+    """What ``ContextMesh`` and ``AsyncContextMesh`` share: settings, user,
+    persistence and the expiry sweeper. Subclasses add only the I/O.
 
     Keyword arguments are Syntha's (``db_backend``, ``connection_string``,
     ``pool_size``, ``cleanup_interval``, ...) plus any field of ``Settings``
@@ -116,8 +121,8 @@ class ContextMesh:
         self.enable_indexing = enable_indexing
         self.auto_cleanup = auto_cleanup
         self.enable_persistence = enable_persistence
-        self._ops = MeshOperations(self.settings, self.user_id)
-        self._store = Store(self.settings)
+        self._ops = BatchOperations(self.settings, self.user_id)
+        self._open()
         self.db_backend: Any = None
         if enable_persistence and db_backend is not None:
             from syntha_redis.persistence import attach_backend
@@ -131,6 +136,43 @@ class ContextMesh:
                 suggestions=['Pass db_backend="postgresql" or "sqlite" to use them'],
             )
         self._closed = False
+        if auto_cleanup:
+            sweeper.register(self, self._ops)
+
+    def _open(self) -> None:
+        """Set up the subclass's store (called before persistence is attached)."""
+        raise NotImplementedError
+
+    def _after_write(self, key: str, version: int | None) -> None:
+        if self.db_backend is not None:
+            self.db_backend.after_push(key, version)
+
+    def _release(self) -> bool:
+        """Mark closed; False if it already was. Closes the persistence backend."""
+        if self._closed:
+            return False
+        self._closed = True
+        sweeper.unregister(self)
+        if self.db_backend is not None:
+            self.db_backend.close()
+        return True
+
+    def __repr__(self) -> str:
+        from syntha_redis.connection import describe_url
+
+        where = describe_url(self.settings.redis_url)
+        return f"{type(self).__name__}(user_id={self.user_id!r}, redis={where})"
+
+
+class ContextMesh(BaseContextMesh):
+    """Shared context for the agents of one end user (``user_id``).
+
+    Takes the arguments of ``BaseContextMesh``; a cheap handle over the
+    process's shared connection pool.
+    """
+
+    def _open(self) -> None:
+        self._store = Store(self.settings)
 
     # -- items -------------------------------------------------------------------
 
@@ -155,9 +197,33 @@ class ContextMesh:
         version = self._store.run(
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
-        if self.db_backend is not None:
-            self.db_backend.after_push(key, version)
+        self._after_write(key, version)
         return version
+
+    def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
+        """Push several items atomically, all or none, in one round trip.
+
+        Each item is a dict of ``push()``'s arguments (``key``, ``value``,
+        ``subscribers``, ``topics``, ``ttl``, ``agent_name``, ``expected_version``).
+        All are validated and checked (versions, post permissions, quotas) before
+        any is written. Returns the new versions, in order.
+        """
+        items = list(items)
+        versions = self._store.run(self._ops.push_many(items))
+        for item, version in zip(items, versions, strict=True):
+            self._after_write(item["key"], version)
+        return versions
+
+    def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
+        """``{key: value}`` of the live (and, with ``agent_name``, visible) items
+        among ``keys``, in one round trip; missing keys are absent."""
+        return {k: item.value for k, item in self.get_many_items(keys, agent_name).items()}
+
+    def get_many_items(
+        self, keys: Iterable[str], agent_name: str | None = None
+    ) -> dict[str, ContextItem]:
+        """Like ``get_many``, with each item's metadata."""
+        return self._store.run(self._ops.get_many(keys, agent_name))
 
     def get(self, key: str, agent_name: str | None = None) -> Any:
         """The value, or None if missing, expired or not visible to ``agent_name``."""
@@ -173,32 +239,20 @@ class ContextMesh:
         return self._store.run(self._ops.visible_items(agent_name))[1]
 
     def get_all_for_agent(self, agent_name: str) -> dict[str, Any]:
-        return {item.key: item.value for item in self.get_visible_items(agent_name)}
+        return self._store.run(self._ops.visible_values(agent_name))
 
     def get_keys_for_agent(self, agent_name: str) -> list[str]:
-        _, items = self._store.run(self._ops.visible_items(agent_name, with_values=False))
-        return [item.key for item in items]
+        return self._store.run(self._ops.visible_keys(agent_name))
 
     def get_available_keys_by_topic(self, agent_name: str) -> dict[str, list[str]]:
         """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""
-        topics, items = self._store.run(self._ops.visible_items(agent_name, with_values=False))
-        by_topic: dict[str, list[str]] = {t: [] for t in topics}
-        other = []
-        for item in items:
-            placed = [t for t in item.topics if t in by_topic]
-            for topic in placed:
-                by_topic[topic].append(item.key)
-            if not placed:
-                other.append(item.key)
-        if other:
-            by_topic["other"] = other
-        return by_topic
+        return self._store.run(self._ops.keys_by_topic(agent_name))
 
     def remove(self, key: str) -> bool:
         """Delete ``key``; True if it existed."""
         removed = self._store.run(self._ops.remove(key))
-        if removed and self.db_backend is not None:
-            self.db_backend.after_push(key, None)
+        if removed:
+            self._after_write(key, None)
         return removed
 
     delete = remove
@@ -213,23 +267,26 @@ class ContextMesh:
 
     def size(self) -> int:
         """The number of live items."""
-        stats = self._store.run(self._ops.stats())
-        return stats.items - stats.expired
+        return int(self._store.run(self._ops.stats_summary())["active_items"])
 
     def get_stats(self) -> dict[str, Any]:
-        s = self._store.run(self._ops.stats())
-        active = s.items - s.expired
-        return {
-            "total_items": s.items,
-            "active_items": active,
-            "expired_items": s.expired,
-            "global_items": s.global_items,
-            "private_items": active - s.global_items,
-            "total_topics": s.topics,
-            "agents_with_topics": s.agents_with_topics,
-            "total_bytes": s.bytes,
-            "version": s.version,
-        }
+        return self._store.run(self._ops.stats_summary())
+
+    # -- change feed -----------------------------------------------------------------
+
+    def watch(
+        self,
+        agent_name: str,
+        since: str | ChangeEvent | None = None,
+        timeout: float | None = None,
+    ) -> Watch:
+        """Iterate the changes ``agent_name`` may see, as they happen (no polling).
+
+        ``since``: an event id (or event) to resume after, ``"0"`` for all the
+        stream holds, None for new changes only. ``timeout``: stop after that
+        many seconds without an event (None = never). See ``syntha_redis.events``.
+        """
+        return Watch(self._store, self._ops, agent_name, since, timeout)
 
     # -- topics --------------------------------------------------------------------
 
@@ -282,11 +339,7 @@ class ContextMesh:
 
     def close(self) -> None:
         """Release this handle (the shared pool stays for other meshes)."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.db_backend is not None:
-            self.db_backend.close()
+        self._release()
 
     def __enter__(self) -> ContextMesh:
         return self
@@ -298,9 +351,3 @@ class ContextMesh:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        from syntha_redis.connection import describe_url
-
-        where = describe_url(self.settings.redis_url)
-        return f"ContextMesh(user_id={self.user_id!r}, redis={where})"

@@ -30,7 +30,9 @@ from syntha_redis.store import CommandCall, Operation, ScriptCall
 __all__ = ["MeshOperations", "TopicDeletion", "Stats"]
 
 CLEAR_CHUNK = 10_000
+MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
+ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,11 @@ class MeshOperations:
                 field="ttl",
                 suggestions=["Pass ttl in seconds (e.g. 3600), or None for no expiry"],
             )
-        if ttl <= 0:
+        if not 0 < ttl <= MAX_TTL_SECONDS:
             raise SynthaValidationError(
-                f"ttl must be positive, got {ttl}",
+                f"ttl must be between 0 and {MAX_TTL_SECONDS} seconds (100 years), got {ttl}",
                 field="ttl",
-                suggestions=["Pass ttl=None for an item that never expires"],
+                suggestions=["Pass ttl in seconds, or ttl=None for an item that never expires"],
             )
         return max(1, int(ttl * 1000))
 
@@ -149,6 +151,24 @@ class MeshOperations:
         agent_name: str | None = None,
         expected_version: int | None = None,
     ) -> Operation[int]:
+        item = self.item_args(key, value, subscribers, topics, ttl, agent_name, expected_version)
+        reply = yield from self._mutate("push", *self._quota_args(), *item)
+        if int(reply[0]) == 1:
+            return int(reply[1])
+        yield from self._raise_push_failure(reply, key, agent_name, expected_version)
+        raise AssertionError("unreachable")
+
+    def item_args(
+        self,
+        key: str,
+        value: Any,
+        subscribers: list[str] | None = None,
+        topics: list[str] | None = None,
+        ttl: float | None = None,
+        agent_name: str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[Any, ...]:
+        """One item validated and encoded as the 7 ARGV of lua/_push_item.lua's spec."""
         s = self.settings
         tok = self.key_token(key)
         subs = self.name_list(subscribers, "subscribers", s.max_subscribers_per_item)
@@ -164,23 +184,18 @@ class MeshOperations:
                 field="expected_version",
                 suggestions=["Pass the version from get_item(), or 0 for 'must not exist'"],
             )
-        data = encode_value(value, s.max_value_bytes, key)
-        reply = yield from self._mutate(
-            "push",
-            s.max_items_per_user or 0,
-            s.max_bytes_per_user or 0,
+        return (
             tok,
-            data,
+            encode_value(value, s.max_value_bytes, key),
             author,
             ",".join(keys.encode(t) for t in tops),
             ",".join(keys.encode(a) for a in subs),
             self.ttl_ms(ttl),
             "" if expected_version is None else expected_version,
         )
-        if int(reply[0]) == 1:
-            return int(reply[1])
-        yield from self._raise_push_failure(reply, key, agent_name, expected_version)
-        raise AssertionError("unreachable")
+
+    def _quota_args(self) -> tuple[int, int]:
+        return self.settings.max_items_per_user or 0, self.settings.max_bytes_per_user or 0
 
     def _raise_push_failure(
         self, reply: list[Any], key: str, agent: str | None, expected: int | None
@@ -236,27 +251,60 @@ class MeshOperations:
 
     def get_item(self, key: str, agent_name: str | None = None) -> Operation[ContextItem | None]:
         tok = self.key_token(key)
-        agent = "" if agent_name is None else self.name_token(agent_name, "agent_name")
+        if agent_name is None:
+            # A system read decides no access, so it needs no script: Redis's own
+            # expiry already hides expired items.
+            fields = yield CommandCall(("HMGET", self.keys.root + keys.ITEM + tok, *ITEM_HASH))
+            return None if fields[0] is None else self._item(key, [tok, *fields])
+        agent = self.name_token(agent_name, "agent_name")
         reply = yield self._script("get", tok, agent)
         if int(reply[0]) == 0:
             return None
         return self._item(key, [tok, *reply[1:]])
 
-    def visible_items(self, agent_name: str, with_values: bool = True) -> Operation[
-        tuple[list[str], list[ContextItem]]
-    ]:
-        """(topics the agent follows, items it can see oldest first)."""
+    def visible_rows(
+        self, agent_name: str, with_values: bool = True
+    ) -> Operation[tuple[list[str], list[list[Any]]]]:
+        """(topics the agent follows, raw item rows it can see, oldest first)."""
         agent = self.name_token(agent_name, "agent_name")
         reply = yield self._script(
             "visible", agent, self.settings.max_visible_items, "1" if with_values else "0"
         )
         topics = sorted(keys.decode(t) for t in reply[0])
-        items = [
-            self._item(None, reply[i : i + ITEM_FIELDS], with_values)
-            for i in range(2, len(reply), ITEM_FIELDS)
-        ]
-        items.sort(key=lambda item: (item.created_at, item.key))
-        return topics, items
+        rows = [reply[i : i + ITEM_FIELDS] for i in range(2, len(reply), ITEM_FIELDS)]
+        rows.sort(key=lambda row: (int(row[4]), row[0]))
+        return topics, rows
+
+    def visible_items(
+        self, agent_name: str, with_values: bool = True
+    ) -> Operation[tuple[list[str], list[ContextItem]]]:
+        """(topics the agent follows, items it can see oldest first)."""
+        topics, rows = yield from self.visible_rows(agent_name, with_values)
+        return topics, [self._item(None, row, with_values) for row in rows]
+
+    def visible_values(self, agent_name: str) -> Operation[dict[str, Any]]:
+        """``{key: value}`` of what the agent can see, oldest first (no metadata objects)."""
+        _, rows = yield from self.visible_rows(agent_name)
+        return {keys.decode(row[0]): decode_value(row[1]) for row in rows}
+
+    def visible_keys(self, agent_name: str) -> Operation[list[str]]:
+        _, rows = yield from self.visible_rows(agent_name, with_values=False)
+        return [keys.decode(row[0]) for row in rows]
+
+    def keys_by_topic(self, agent_name: str) -> Operation[dict[str, list[str]]]:
+        """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""
+        topics, items = yield from self.visible_items(agent_name, with_values=False)
+        by_topic: dict[str, list[str]] = {t: [] for t in topics}
+        other = []
+        for item in items:
+            placed = [t for t in item.topics if t in by_topic]
+            for topic in placed:
+                by_topic[topic].append(item.key)
+            if not placed:
+                other.append(item.key)
+        if other:
+            by_topic["other"] = other
+        return by_topic
 
     def remove(self, key: str) -> Operation[bool]:
         reply = yield from self._mutate("remove", self.key_token(key))
@@ -274,12 +322,42 @@ class MeshOperations:
         reply = yield self._script("stats", *self._head())
         return Stats(*(int(x) for x in reply))
 
+    def stats_summary(self) -> Operation[dict[str, Any]]:
+        """get_stats(): Syntha's keys, plus bytes stored and the user's version."""
+        s = yield from self.stats()
+        active = s.items - s.expired
+        return {
+            "total_items": s.items,
+            "active_items": active,
+            "expired_items": s.expired,
+            "global_items": s.global_items,
+            "private_items": active - s.global_items,
+            "total_topics": s.topics,
+            "agents_with_topics": s.agents_with_topics,
+            "total_bytes": s.bytes,
+            "version": s.version,
+        }
+
     def cleanup_expired(self) -> Operation[int]:
         pruned = 0
         while True:
             reply = yield self._script("cleanup", *self._head())
             pruned += int(reply[0])
             if int(reply[1]) == 0 or int(reply[0]) == 0:
+                return pruned
+
+    def sweep(self, owner: str, lease_ms: int) -> Operation[int | None]:
+        """Prune expired items if ``owner`` holds (or takes) this user's sweep lease.
+
+        Returns how many were pruned, or None if another sweeper holds the lease.
+        """
+        pruned = 0
+        while True:
+            reply = yield self._script("sweep", *self._head(), owner, lease_ms)
+            if int(reply[0]) == 0:
+                return None
+            pruned += int(reply[1])
+            if int(reply[2]) == 0 or int(reply[1]) == 0:
                 return pruned
 
     # -- topics and permissions ----------------------------------------------------

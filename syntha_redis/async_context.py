@@ -1,0 +1,205 @@
+"""``AsyncContextMesh``: ``ContextMesh`` for asyncio, over ``redis.asyncio``.
+
+Same constructor (``BaseContextMesh``), same methods and results, awaited.
+Both run the very same ``MeshOperations`` generators, which hold all
+validation, script calls and result shaping; this class only chooses the
+asyncio store of the running event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from syntha_redis.connection import release_async_clients
+from syntha_redis.context import BaseContextMesh
+from syntha_redis.events import AsyncWatch, ChangeEvent
+from syntha_redis.models import ContextItem
+from syntha_redis.operations import TopicDeletion
+from syntha_redis.store import AsyncStore, Operation
+
+__all__ = ["AsyncContextMesh"]
+
+T = TypeVar("T")
+
+# Event loops this process has served. Clients are cached per loop id, and a
+# new loop can reuse the id of a finished one, whose clients are unusable.
+_known_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.get_running_loop()
+    if loop not in _known_loops:
+        release_async_clients(id(loop))
+        _known_loops.add(loop)
+    return loop
+
+
+class AsyncContextMesh(BaseContextMesh):
+    """Shared context for the agents of one end user, for asyncio code.
+
+    Takes ``ContextMesh``'s arguments. Usable from any number of event loops;
+    each loop gets its own connection pool.
+    """
+
+    def _open(self) -> None:
+        self._stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _store(self) -> AsyncStore:
+        loop = _running_loop()
+        store = self._stores.get(loop)
+        if store is None:
+            store = self._stores[loop] = AsyncStore(self.settings, id(loop))
+        return store
+
+    async def _run(self, operation: Operation[T]) -> T:
+        return await self._store().run(operation)
+
+    # -- items -------------------------------------------------------------------
+
+    async def push(
+        self,
+        key: str,
+        value: Any,
+        subscribers: list[str] | None = None,
+        topics: list[str] | None = None,
+        ttl: float | None = None,
+        *,
+        agent_name: str | None = None,
+        expected_version: int | None = None,
+    ) -> int:
+        """See ``ContextMesh.push``."""
+        version = await self._run(
+            self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
+        )
+        self._after_write(key, version)
+        return version
+
+    async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
+        """See ``ContextMesh.push_many``."""
+        items = list(items)
+        versions = await self._run(self._ops.push_many(items))
+        for item, version in zip(items, versions, strict=True):
+            self._after_write(item["key"], version)
+        return versions
+
+    async def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
+        items = await self.get_many_items(keys, agent_name)
+        return {key: item.value for key, item in items.items()}
+
+    async def get_many_items(
+        self, keys: Iterable[str], agent_name: str | None = None
+    ) -> dict[str, ContextItem]:
+        return await self._run(self._ops.get_many(keys, agent_name))
+
+    async def get(self, key: str, agent_name: str | None = None) -> Any:
+        item = await self.get_item(key, agent_name)
+        return None if item is None else item.value
+
+    async def get_item(self, key: str, agent_name: str | None = None) -> ContextItem | None:
+        return await self._run(self._ops.get_item(key, agent_name))
+
+    async def get_visible_items(self, agent_name: str) -> list[ContextItem]:
+        return (await self._run(self._ops.visible_items(agent_name)))[1]
+
+    async def get_all_for_agent(self, agent_name: str) -> dict[str, Any]:
+        return await self._run(self._ops.visible_values(agent_name))
+
+    async def get_keys_for_agent(self, agent_name: str) -> list[str]:
+        return await self._run(self._ops.visible_keys(agent_name))
+
+    async def get_available_keys_by_topic(self, agent_name: str) -> dict[str, list[str]]:
+        return await self._run(self._ops.keys_by_topic(agent_name))
+
+    async def remove(self, key: str) -> bool:
+        removed = await self._run(self._ops.remove(key))
+        if removed:
+            self._after_write(key, None)
+        return removed
+
+    delete = remove
+
+    async def clear(self) -> None:
+        await self._run(self._ops.clear())
+
+    async def cleanup_expired(self) -> int:
+        return await self._run(self._ops.cleanup_expired())
+
+    async def size(self) -> int:
+        return int((await self._run(self._ops.stats_summary()))["active_items"])
+
+    async def get_stats(self) -> dict[str, Any]:
+        return await self._run(self._ops.stats_summary())
+
+    # -- change feed -----------------------------------------------------------------
+
+    def watch(
+        self,
+        agent_name: str,
+        since: str | ChangeEvent | None = None,
+        timeout: float | None = None,
+    ) -> AsyncWatch:
+        """``async for event in mesh.watch(agent)``; see ``ContextMesh.watch``."""
+        return AsyncWatch(self._store(), self._ops, agent_name, since, timeout)
+
+    # -- topics --------------------------------------------------------------------
+
+    async def register_agent_topics(self, agent_name: str, topics: list[str]) -> list[str]:
+        return await self._run(self._ops.subscribe(agent_name, topics, replace=True))
+
+    async def subscribe_to_topics(self, agent_name: str, topics: list[str]) -> list[str]:
+        return await self._run(self._ops.subscribe(agent_name, topics, replace=False))
+
+    async def unsubscribe_from_topics(self, agent_name: str, topics: list[str]) -> list[str]:
+        return await self._run(self._ops.unsubscribe(agent_name, topics))
+
+    async def get_topics_for_agent(self, agent_name: str) -> list[str]:
+        return await self._run(self._ops.topics_for_agent(agent_name))
+
+    async def get_subscribers_for_topic(self, topic: str) -> list[str]:
+        return await self._run(self._ops.subscribers_for_topic(topic))
+
+    async def get_all_topics(self) -> list[str]:
+        return await self._run(self._ops.all_topics())
+
+    async def delete_topic(self, topic: str) -> int:
+        return (await self.delete_topic_report(topic)).items_deleted
+
+    async def delete_topic_report(self, topic: str) -> TopicDeletion:
+        return await self._run(self._ops.delete_topic(topic))
+
+    # -- post permissions ------------------------------------------------------------
+
+    async def set_agent_post_permissions(self, agent_name: str, allowed_topics: list[str]) -> None:
+        await self._run(self._ops.set_post_permissions(agent_name, allowed_topics))
+
+    async def get_agent_post_permissions(self, agent_name: str) -> list[str]:
+        return await self._run(self._ops.get_agent_post_permissions(agent_name))
+
+    async def can_agent_post_to_topic(self, agent_name: str, topic: str) -> bool:
+        return await self._run(self._ops.can_post(agent_name, topic))
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        return await self._store().ping()
+
+    async def close(self) -> None:
+        """Release this handle (the loop's shared pool stays for other meshes)."""
+        self._release()
+
+    async def __aenter__(self) -> AsyncContextMesh:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,285 @@
+"""The change feed: ``mesh.watch(agent)`` yields typed events an agent may see.
+
+Every change appends an event to the user's stream (``lua/_prelude.lua``
+``emit``), which is the truth. A watcher reads it from its cursor with
+``lua/watch.lua``, which also drops, server-side and in the same call, the
+events of items the agent may not see at that moment. Between reads the
+watcher sleeps on the user's sharded pub/sub wake channel (``wakeups.py``),
+which is only a hint: every wake-up, re-subscription after a reconnect, or
+``watch_poll_interval`` without one leads to a re-read from the cursor, so a
+lost message or a dropped connection delays nothing by more than that
+interval and loses nothing.
+
+A watcher that resumes from an event the stream no longer holds (trimmed by
+``stream_max_length`` / ``stream_max_age_seconds``, or an idle user's stream
+expired) first receives ``ChangeEvent(type="gap")``: some events are lost, so
+rebuild state from ``mesh.get_visible_items(agent)`` and carry on; later
+events whose ``version`` is not above an item's are already reflected there.
+
+``since`` is an ``event_id`` (or the ``ChangeEvent`` itself, which also
+carries its version and so detects gaps exactly), ``"0"`` for everything the
+stream holds, or None for changes from now on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from syntha_redis import keys
+from syntha_redis.exceptions import SynthaValidationError
+from syntha_redis.operations import MeshOperations
+from syntha_redis.store import AsyncStore, Operation, ScriptCall, Store
+from syntha_redis.wakeups import AsyncWakeListener, WakeListener
+
+__all__ = ["ChangeEvent", "EventType", "Watch", "AsyncWatch"]
+
+EventType = Literal[
+    "pushed",
+    "updated",
+    "deleted",
+    "expired",
+    "cleared",
+    "subscribed",
+    "permissions",
+    "topic_deleted",
+    "gap",
+]
+
+# Stream entries one watch.lua call scans: bounds the script's run time.
+SCAN_BATCH = 500
+_EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+class ChangeEvent(BaseModel):
+    """One change of the mesh, as a watcher sees it. Values are not included:
+    fetch one with ``get_item(event.key, agent)`` if it is needed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: EventType
+    event_id: str
+    version: int
+    key: str | None = None
+    author: str | None = None
+    topics: tuple[str, ...] = ()
+    subscribers: tuple[str, ...] = ()
+    agent: str | None = None  # subscribed / permissions: whose topics
+    topic: str | None = None  # topic_deleted
+    expires_at: float | None = None  # pushed / updated with a TTL (s since the epoch)
+    count: int | None = None  # topic_deleted: items deleted with it
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _names(csv: str) -> tuple[str, ...]:
+    return tuple(keys.decode(t) for t in csv.split(",")) if csv else ()
+
+
+def parse_event(event_id: Any, flat: list[Any]) -> ChangeEvent:
+    """A ChangeEvent from a stream entry (fields are percent-encoded tokens)."""
+    f = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    expires = int(f.get("exp") or 0)
+    return ChangeEvent(
+        type=f["type"],  # type: ignore[arg-type]  # written only by lua/, checked by pydantic
+        event_id=_text(event_id),
+        version=int(f["ver"]),
+        key=keys.decode(f["key"]) if "key" in f else None,
+        author=keys.decode(f["by"]) if f.get("by") else None,
+        topics=_names(f.get("topics", "")),
+        subscribers=_names(f.get("subs", "")),
+        agent=keys.decode(f["agent"]) if "agent" in f else None,
+        topic=keys.decode(f["topic"]) if "topic" in f else None,
+        expires_at=expires / 1000 if expires else None,
+        count=int(f["count"]) if "count" in f else None,
+    )
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a watcher is: the last event id read and, if known, its version."""
+
+    event_id: str
+    version: int | None
+
+
+def cursor_from(since: str | ChangeEvent | None) -> Cursor:
+    if since is None:
+        return Cursor("$", None)
+    if isinstance(since, ChangeEvent):
+        return Cursor(since.event_id, since.version)
+    if since in ("0", "0-0"):
+        return Cursor("0-0", 0)
+    if isinstance(since, str) and _EVENT_ID.fullmatch(since):
+        return Cursor(since, None)
+    raise SynthaValidationError(
+        f"since must be an event id like '1700000000000-0', a ChangeEvent, '0' or None, "
+        f"got {since!r:.80}",
+        field="since",
+        suggestions=["Pass the event_id of the last event you handled, or None for new events"],
+    )
+
+
+class WatchState:
+    """Everything a watcher decides; ``Watch``/``AsyncWatch`` only do the I/O."""
+
+    def __init__(
+        self,
+        ops: MeshOperations,
+        agent_name: str,
+        since: str | ChangeEvent | None,
+        timeout: float | None,
+    ) -> None:
+        self.agent = ops.name_token(agent_name, "agent_name")
+        self.cursor = cursor_from(since)
+        if timeout is not None and (isinstance(timeout, bool) or timeout < 0):
+            raise SynthaValidationError(
+                f"timeout must be a non-negative number of seconds or None, got {timeout!r}",
+                field="timeout",
+                suggestions=["Pass timeout=None to wait for events forever"],
+            )
+        self.timeout = timeout
+        self.poll = ops.settings.watch_poll_interval
+        self.root = ops.keys.root
+        self.pending: deque[ChangeEvent] = deque()
+        self.more = False  # the last read stopped at SCAN_BATCH: read again at once
+        self._deadline: float | None = None
+
+    def read(self) -> Operation[None]:
+        """Read (and filter) the events after the cursor; queue the visible ones."""
+        c = self.cursor
+        reply = yield ScriptCall(
+            "watch", self.root, (self.agent, c.event_id, "" if c.version is None else c.version,
+                                 SCAN_BATCH)
+        )
+        version = _text(reply[1])
+        self.cursor = Cursor(_text(reply[0]), int(version) if version else None)
+        if int(reply[2]):
+            self.pending.append(
+                ChangeEvent(type="gap", event_id=c.event_id, version=c.version or 0)
+            )
+        self.more = int(reply[3]) >= SCAN_BATCH
+        for i in range(4, len(reply), 2):
+            self.pending.append(parse_event(reply[i], reply[i + 1]))
+
+    def pause(self) -> float | None:
+        """Seconds to sleep before the next read, or None once ``timeout`` has passed."""
+        if self.timeout is None:
+            return self.poll
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self.timeout
+        remaining = self._deadline - now
+        return min(self.poll, remaining) if remaining > 0 else None
+
+    def take(self) -> ChangeEvent:
+        self._deadline = None  # the timeout counts from the last event handed out
+        return self.pending.popleft()
+
+
+class Watch(Iterator[ChangeEvent]):
+    """Sync change feed of one agent; iterate it, close it (or use ``with``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        ops: MeshOperations,
+        agent_name: str,
+        since: str | ChangeEvent | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._state = WatchState(ops, agent_name, since, timeout)
+        self._store = store
+        # subscribe before the first read, so no change after that read goes unnoticed
+        self._wake = WakeListener(store.client, ops.keys.wake_channel)
+
+    @property
+    def cursor(self) -> str:
+        """The id of the last event read: pass it as ``since`` to resume."""
+        return self._state.cursor.event_id
+
+    def __iter__(self) -> Watch:
+        return self
+
+    def __next__(self) -> ChangeEvent:
+        state = self._state
+        while not state.pending:
+            self._store.run(state.read())
+            if state.pending or state.more:
+                continue
+            pause = state.pause()
+            if pause is None:
+                self.close()
+                raise StopIteration
+            self._wake.wait(pause)
+        return state.take()
+
+    def close(self) -> None:
+        self._wake.close()
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncWatch(AsyncIterator[ChangeEvent]):
+    """Async change feed of one agent: ``async for event in mesh.watch(agent)``."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        ops: MeshOperations,
+        agent_name: str,
+        since: str | ChangeEvent | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._state = WatchState(ops, agent_name, since, timeout)
+        self._store = store
+        self._wake = AsyncWakeListener(store.client, ops.keys.wake_channel)
+
+    @property
+    def cursor(self) -> str:
+        return self._state.cursor.event_id
+
+    def __aiter__(self) -> AsyncWatch:
+        return self
+
+    async def __anext__(self) -> ChangeEvent:
+        state = self._state
+        await self._wake.start()
+        while not state.pending:
+            await self._store.run(state.read())
+            if state.pending or state.more:
+                continue
+            pause = state.pause()
+            if pause is None:
+                await self.aclose()
+                raise StopAsyncIteration
+            await self._wake.wait(pause)
+        return state.take()
+
+    async def aclose(self) -> None:
+        await self._wake.close()
+
+    async def __aenter__(self) -> AsyncWatch:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,152 @@
+"""The expiry sweeper: one daemon thread per process serving every mesh with
+``auto_cleanup=True``.
+
+Redis expires item hashes by itself, but only a script run prunes their index
+entries and records their ``expired`` events (keyspace notifications are
+lossy and off by default). Scripts prune as they go; the sweeper makes sure
+an idle user's expiries still become events within ``cleanup_interval``.
+
+Each pass over a user runs ``lua/sweep.lua``, which holds a per-user lease
+(``<root>sweep``, set to this process's owner id with a TTL): across all
+processes at most one sweeper acts for a user, and when that process dies its
+lease lapses and another takes over. Meshes are held weakly, so a mesh that is
+dropped stops being swept without being closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from typing import TYPE_CHECKING
+
+from syntha_redis.exceptions import SynthaError
+from syntha_redis.operations import MeshOperations
+from syntha_redis.store import Store
+
+if TYPE_CHECKING:
+    from syntha_redis.context import BaseContextMesh
+
+__all__ = ["Sweeper", "register", "unregister"]
+
+log = logging.getLogger("syntha_redis.sweeper")
+
+# The holder renews its lease on every pass; twice the interval lets one late
+# pass keep it, and bounds a dead holder's hold to two intervals.
+LEASE_INTERVALS = 2
+
+UserKey = tuple[str | None, str, str]  # redis_url, key_prefix, user_id
+
+
+class Sweeper:
+    """Sweeps the users of the registered meshes, each every ``cleanup_interval``."""
+
+    def __init__(self) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.pid = os.getpid()
+        self._meshes: weakref.WeakKeyDictionary[BaseContextMesh, MeshOperations] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._due: dict[UserKey, float] = {}
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, mesh: BaseContextMesh, ops: MeshOperations) -> None:
+        """Sweep the user of ``mesh`` (whose operations are ``ops``) while it lives."""
+        s = ops.settings
+        with self._lock:
+            self._meshes[mesh] = ops
+            # the first pass comes one interval after the user's first mesh: the
+            # scripts themselves prune as they run, and a mesh costs no round trip
+            self._due.setdefault(
+                (s.redis_url, s.key_prefix, ops.user_id), time.monotonic() + s.cleanup_interval
+            )
+        self._changed.set()
+
+    def remove(self, mesh: BaseContextMesh) -> None:
+        with self._lock:
+            self._meshes.pop(mesh, None)
+
+    def start(self) -> None:
+        """Run passes in a daemon thread from now on (idempotent)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="syntha-redis-sweeper", daemon=True
+                )
+                self._thread.start()
+
+    def _users(self) -> dict[UserKey, MeshOperations]:
+        with self._lock:
+            all_ops = list(self._meshes.values())
+        users: dict[UserKey, MeshOperations] = {}
+        for ops in all_ops:
+            s = ops.settings
+            users.setdefault((s.redis_url, s.key_prefix, ops.user_id), ops)
+        return users
+
+    def run_once(self, now: float | None = None) -> dict[UserKey, int | None]:
+        """Sweep every user whose pass is due; returns how many items each pass
+        pruned (None = another sweeper holds that user's lease)."""
+        now = time.monotonic() if now is None else now
+        users = self._users()
+        with self._lock:
+            self._due = {k: v for k, v in self._due.items() if k in users}
+        done: dict[UserKey, int | None] = {}
+        for key, ops in users.items():
+            if self._due.get(key, now) > now:
+                continue
+            self._due[key] = now + ops.settings.cleanup_interval
+            try:
+                done[key] = self.sweep(ops)
+            except SynthaError as e:
+                log.warning("expiry sweep of user %r failed: %s", key[2], e)
+        return done
+
+    def sweep(self, ops: MeshOperations) -> int | None:
+        """One pass over ``ops``'s user now: items pruned, or None if another
+        sweeper holds the user's lease."""
+        lease_ms = int(ops.settings.cleanup_interval * LEASE_INTERVALS * 1000)
+        return Store(ops.settings).run(ops.sweep(self.owner, lease_ms))
+
+    def next_due(self) -> float | None:
+        """Seconds until the earliest pass is due (None = nothing to sweep)."""
+        with self._lock:
+            if not self._due:
+                return None
+            return max(0.0, min(self._due.values()) - time.monotonic())
+
+    def _loop(self) -> None:
+        while True:
+            self._changed.wait(self.next_due())
+            self._changed.clear()
+            self.run_once()
+
+
+_sweeper: Sweeper | None = None
+_sweeper_lock = threading.Lock()
+
+
+def _current() -> Sweeper:
+    global _sweeper
+    with _sweeper_lock:
+        # a forked child inherits the object but not its thread: start afresh
+        if _sweeper is None or _sweeper.pid != os.getpid():
+            _sweeper = Sweeper()
+        return _sweeper
+
+
+def register(mesh: BaseContextMesh, ops: MeshOperations) -> None:
+    """Sweep ``mesh``'s user every ``cleanup_interval`` in this process's thread."""
+    sweeper = _current()
+    sweeper.add(mesh, ops)
+    sweeper.start()
+
+
+def unregister(mesh: BaseContextMesh) -> None:
+    _current().remove(mesh)
