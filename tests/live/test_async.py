@@ -1,0 +1,57 @@
+"""AsyncContextMesh: the change feed and batches, awaited."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from syntha_redis import SynthaConflictError
+from syntha_redis.async_context import AsyncContextMesh
+
+
+@pytest.fixture
+async def amesh(redis_url: str | None, key_prefix: str) -> AsyncIterator[AsyncContextMesh]:
+    async with AsyncContextMesh(user_id="u", redis_url=redis_url, key_prefix=key_prefix) as m:
+        yield m
+
+
+async def test_async_watch_wakes_on_a_push(
+    redis_url: str | None, key_prefix: str, amesh: AsyncContextMesh
+) -> None:
+    slow_poll = AsyncContextMesh(
+        user_id="u", redis_url=redis_url, key_prefix=key_prefix, watch_poll_interval=60
+    )
+    await amesh.register_agent_topics("a", ["t"])
+    start = slow_poll.watch("a", timeout=0)
+    assert [e async for e in start] == []
+
+    async def later() -> None:
+        await asyncio.sleep(0.05)
+        await amesh.push("hidden", 1, subscribers=["b"])
+        await amesh.push("shown", 1, topics=["t"])
+
+    writer = asyncio.create_task(later())
+    async with slow_poll.watch("a", since=start.cursor, timeout=10) as watch:
+        event = await asyncio.wait_for(watch.__anext__(), timeout=10)
+    await writer
+    assert (event.type, event.key) == ("pushed", "shown")
+
+
+async def test_async_batches_and_compare_and_set(amesh: AsyncContextMesh) -> None:
+    versions = await amesh.push_many([{"key": "a", "value": 1}, {"key": "b", "value": 2}])
+    assert await amesh.get_many(["a", "b", "c"]) == {"a": 1, "b": 2}
+    with pytest.raises(SynthaConflictError) as caught:
+        await amesh.push("a", 5, expected_version=versions[0] - 1)
+    assert caught.value.current_version == versions[0]
+    assert await amesh.push("a", 5, expected_version=versions[0]) > versions[1]
+
+
+def test_one_async_mesh_serves_successive_event_loops(
+    redis_url: str | None, key_prefix: str
+) -> None:
+    mesh = AsyncContextMesh(user_id="u", redis_url=redis_url, key_prefix=key_prefix)
+    for i in range(3):  # each asyncio.run is a new loop, possibly at a recycled id
+        assert asyncio.run(mesh.push("k", i)) > 0
+    assert asyncio.run(mesh.get("k")) == 2

@@ -1,0 +1,60 @@
+"""Safe retries: a write whose reply is lost is re-sent by redis-py and applied once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from syntha_redis import ContextMesh
+from tests.support.proxy import FaultProxy
+from tests.support.servers import RedisProcess
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def proxy(private_redis: RedisProcess) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(private_redis.port)
+    yield proxy
+    proxy.close()
+
+
+def wake_messages(pubsub: redis.client.PubSub, server: redis.Redis, channel: str) -> int:
+    """How many wake-ups were published, counted up to a marker we publish now."""
+    server.spublish(channel, "marker")
+    count = 0
+    while True:
+        message = pubsub.get_sharded_message(timeout=5)
+        assert message is not None, "the marker never arrived"
+        if message["type"] != "smessage":
+            continue
+        if message["data"] == b"marker":
+            return count
+        count += 1
+
+
+def test_a_push_whose_reply_is_lost_is_applied_exactly_once(
+    private_redis: RedisProcess, proxy: FaultProxy
+) -> None:
+    mesh = ContextMesh(user_id="u", redis_url=proxy.url, auto_cleanup=False, retries=3)
+    direct = redis.Redis.from_url(private_redis.url)
+    stream, channel = mesh._ops.keys.stream, mesh._ops.keys.wake_channel
+    mesh.push("warm-up", 0)  # loads the script, so the faulted EVALSHA really runs it
+    pubsub = direct.pubsub()
+    pubsub.ssubscribe(channel)
+    assert wake_messages(pubsub, direct, channel) == 0
+    version_before = int(direct.get(mesh._ops.keys.root + "ver") or 0)
+    length_before = direct.xlen(stream)
+
+    proxy.drop_next_reply(b"EVALSHA")
+    version = mesh.push("k", "v")
+
+    assert proxy.dropped == 1  # the reply really was lost, and redis-py re-sent the push
+    assert version == version_before + 1
+    assert int(direct.get(mesh._ops.keys.root + "ver") or 0) == version_before + 1
+    assert direct.xlen(stream) == length_before + 1
+    assert wake_messages(pubsub, direct, channel) == 1
+    item = mesh.get_item("k")
+    assert item is not None and item.version == version
