@@ -20,7 +20,9 @@ snapshotter is a consumer of the same group, so they share the work.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections import Counter
 import time
 from typing import Any
 
@@ -57,16 +59,27 @@ _databases: dict[tuple[str, str], tuple[SnapshotDB, int]] = {}  # -> (db, handle
 _workers: dict[tuple[str | None, str, str], _Worker] = {}
 
 
+# Where a mesh finds its database when the code names none (as the seed's
+# microservices do): the first of these environment variables that is set.
+DATABASE_URL_VARIABLES = ("SYNTHA_DB_URL", "DATABASE_URL")
+
+
 def _conninfo(database: dict[str, Any]) -> str:
     if database.get("connection_string"):
         return str(database["connection_string"])
     name = database.get("database") or database.get("db_name")
     user = database.get("user") or database.get("username")
     if not (database.get("host") and name and user):
+        for variable in DATABASE_URL_VARIABLES:
+            if os.environ.get(variable):
+                return os.environ[variable]
         raise SynthaConfigurationError(
             "db_backend='postgresql' needs connection_string, or host, database and user",
             config_key="connection_string",
-            suggestions=['Pass connection_string="postgresql://user:pass@host:5432/db"'],
+            suggestions=[
+                'Pass connection_string="postgresql://user:pass@host:5432/db", '
+                f"or set {' or '.join(DATABASE_URL_VARIABLES)}"
+            ],
         )
     from psycopg.conninfo import make_conninfo
 
@@ -130,7 +143,8 @@ class _Worker:
     """The process's background snapshotter for one Redis and one database."""
 
     def __init__(self, settings: Settings, db: SnapshotDB) -> None:
-        self.users: set[str] = set()
+        # open mesh handles per user: two handles of one user share one capture
+        self.users: Counter[str] = Counter()
         self.snapshotter = Snapshotter(settings, db, users=lambda: sorted(self.users))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="syntha-snapshotter", daemon=True)
@@ -174,7 +188,7 @@ class SnapshotBackend:
             worker = _workers.get(name)
             if worker is None:
                 worker = _workers[name] = _Worker(self.settings, self.db)
-            worker.users.add(self.user_id)
+            worker.users[self.user_id] += 1
         self._worker = worker
 
     # -- write-through (sync) ----------------------------------------------------------
@@ -241,7 +255,8 @@ class SnapshotBackend:
         except SynthaError as e:
             log.warning("snapshot not flushed on close (entries stay pending): %s", e)
         with _lock:
-            self._worker.users.discard(self.user_id)
+            self._worker.users[self.user_id] -= 1
+            self._worker.users += Counter()  # drops users with no open handle
             last = not self._worker.users
             if last:
                 _workers.pop(next(k for k, w in _workers.items() if w is self._worker))
