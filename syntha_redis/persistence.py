@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from typing import Any
 
 import redis
