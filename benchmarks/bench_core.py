@@ -49,7 +49,9 @@ def compare(name: str, ours: Callable[[int], object], raw: Callable[[int], objec
           flush=True)
 
 
-def bench_backend(label: str, url: str | None, n: int, rounds: int) -> list[tuple[str, float, float]]:
+def bench_backend(
+    label: str, url: str | None, n: int, rounds: int
+) -> list[tuple[str, float, float]]:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     mesh = ContextMesh(user_id="bench", redis_url=url, key_prefix=prefix, auto_cleanup=False)
     client = mesh._store.client
