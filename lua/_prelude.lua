@@ -103,6 +103,18 @@ local function emit(fields)
   return id
 end
 
+-- The user's next version. A new (or wiped) keyspace starts its counter at the
+-- server clock in microseconds, so versions still grow after Redis loses its
+-- data and the snapshot's version guard never takes new writes for old ones.
+-- (Redis passes Lua numbers to commands exactly up to 2^53; tostring() would not.)
+local function next_version()
+  if redis.call('EXISTS', K_VER) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', K_VER, t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return redis.call('INCR', K_VER)
+end
+
 -- Drop expired items from the indexes and record an 'expired' event for each.
 -- Bounded by the prune batch; the sweeper and later calls take the rest.
 local function prune(now)
@@ -110,7 +122,7 @@ local function prune(now)
   for _, tok in ipairs(expired) do
     local _, topics, subs = unindex(tok)
     redis.call('DEL', K_ITEM .. tok)
-    local ver = redis.call('INCR', K_VER)
+    local ver = next_version()
     emit({'type', 'expired', 'key', tok, 'ver', ver, 'topics', topics, 'subs', subs})
   end
   return #expired
@@ -129,7 +141,11 @@ end
 local function remember(result)
   if ARGV[1] ~= '' then
     local parts = {}
-    for i, v in ipairs(result) do parts[i] = (v == '' and '~') or tostring(v) end
+    for i, v in ipairs(result) do
+      if v == '' then parts[i] = '~'
+      elseif type(v) == 'number' then parts[i] = string.format('%.0f', v)
+      else parts[i] = v end
+    end
     redis.call('SET', K_OP .. ARGV[1], table.concat(parts, '|'), 'PX', ARGV[5])
   end
   return result

@@ -75,7 +75,7 @@ end
 
 -- Writes the item and its indexes, records the event. Returns {version, created, expires}.
 local function write_item(spec, now)
-  local ver = redis.call('INCR', K_VER)
+  local ver = next_version()
   local ttl = tonumber(spec.ttl)
   local expires = 0
   if ttl > 0 then expires = now + ttl end

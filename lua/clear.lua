@@ -28,6 +28,6 @@ for _, agent in ipairs(redis.call('SMEMBERS', K_PAGENTS)) do
   redis.call('DEL', K_PERMS .. agent)
 end
 redis.call('DEL', K_TAGENTS, K_TOPICS, K_PAGENTS, K_BYTES, K_EXP, K_ROUTES)
-local ver = redis.call('INCR', K_VER)
+local ver = next_version()
 emit({'type', 'cleared', 'ver', ver})
 return remember({0, #toks, ver})

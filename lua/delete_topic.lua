@@ -22,7 +22,7 @@ for _, tok in ipairs(redis.call('SMEMBERS', K_TITEMS .. topic)) do
     for _, t in ipairs(split(h[1])) do
       if t ~= topic then rest[#rest + 1] = t end
     end
-    local ver = redis.call('INCR', K_VER)
+    local ver = next_version()
     if #rest == 0 then
       unindex(tok)
       redis.call('DEL', key)
@@ -49,6 +49,6 @@ for _, agent in ipairs(subscribers) do
 end
 redis.call('DEL', K_TSUBS .. topic)
 redis.call('SREM', K_TOPICS, topic)
-local ver = redis.call('INCR', K_VER)
+local ver = next_version()
 emit({'type', 'topic_deleted', 'topic', topic, 'ver', ver, 'count', deleted})
 return remember({existed, deleted, #subscribers, ver})

@@ -10,6 +10,6 @@ local key = K_PERMS .. agent
 redis.call('DEL', key)
 for _, t in ipairs(topics) do redis.call('SADD', key, t) end
 if #topics > 0 then redis.call('SADD', K_PAGENTS, agent) else redis.call('SREM', K_PAGENTS, agent) end
-local ver = redis.call('INCR', K_VER)
+local ver = next_version()
 emit({'type', 'permissions', 'agent', agent, 'topics', ARGV[8], 'ver', ver})
 return remember({1, ver})

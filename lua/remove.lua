@@ -12,6 +12,6 @@ local existed = redis.call('EXISTS', K_ITEM .. tok) == 1
 local _, topics, subs = unindex(tok)
 redis.call('DEL', K_ITEM .. tok)
 if not existed then return remember({0, 0}) end
-local ver = redis.call('INCR', K_VER)
+local ver = next_version()
 emit({'type', 'deleted', 'key', tok, 'ver', ver, 'topics', topics, 'subs', subs})
 return remember({1, ver})

@@ -31,6 +31,6 @@ end
 if count > 0 then redis.call('SADD', K_TAGENTS, agent) else redis.call('SREM', K_TAGENTS, agent) end
 table.sort(list)
 local csv = table.concat(list, ',')
-local ver = redis.call('INCR', K_VER)
+local ver = next_version()
 emit({'type', 'subscribed', 'agent', agent, 'topics', csv, 'ver', ver})
 return remember({1, ver, csv})

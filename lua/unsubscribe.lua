@@ -23,6 +23,6 @@ local csv = table.concat(remaining, ',')
 if #removed == 0 then
   return remember({1, tonumber(redis.call('GET', K_VER) or '0'), '', csv})
 end
-local ver = redis.call('INCR', K_VER)
+local ver = next_version()
 emit({'type', 'subscribed', 'agent', agent, 'topics', csv, 'ver', ver})
 return remember({1, ver, table.concat(removed, ','), csv})

@@ -36,7 +36,9 @@ if since_ver == '' then
   local at = redis.call('XRANGE', K_STREAM, since, since)
   if #at == 0 then gap = 1 else since_ver = field_map(at[1][2]).ver end
 end
-if since_ver ~= '' then
+-- A cursor taken before the user's first change holds version 0; the first
+-- version is then the counter's clock seed (see next_version), so no gap check.
+if since_ver ~= '' and tonumber(since_ver) ~= 0 then
   local next_ver = version_now() + 1
   if #entries > 0 then next_ver = tonumber(field_map(entries[1][2]).ver) end
   if next_ver ~= tonumber(since_ver) + 1 then gap = 1 end

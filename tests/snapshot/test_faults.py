@@ -141,12 +141,10 @@ def test_postgres_outage_loses_no_stream_entries(
     snap = Snapshotter(settings, db)
     mesh = ContextMesh(user_id="u", settings=settings)
     try:
-        for i in range(50):
-            mesh.push(f"k{i}", i)
+        versions = {f"k{i}": mesh.push(f"k{i}", i) for i in range(50)}
         snap.drain()
         proxy.down()
-        for i in range(50, 100):
-            mesh.push(f"k{i}", i)
+        versions |= {f"k{i}": mesh.push(f"k{i}", i) for i in range(50, 100)}
         with pytest.raises(SynthaError):
             snap.run_once()
         stream = mesh._ops.keys.stream
@@ -159,8 +157,7 @@ def test_postgres_outage_loses_no_stream_entries(
             except SynthaError:
                 time.sleep(0.1)  # the pool replaces the connections the outage broke
         assert snap.client.xpending(stream, "snapshotter")["pending"] == 0
-        assert {r.key: r.version for r in db.items("u")} == {
-            f"k{i}": i + 1 for i in range(100)}
+        assert {r.key: r.version for r in db.items("u")} == versions
     finally:
         db.close()
         proxy.close()
