@@ -258,8 +258,9 @@ _ANY_VALUE = {("push_context", "value")}
 # Names a model writes (keys, topics, agents) are identifiers. The mesh encodes
 # any character losslessly, but a model-supplied name with Redis pattern or
 # hash-tag syntax is a sign of injection or confusion, so the tool boundary
-# refuses it with a suggestion instead of storing it.
-_FORBIDDEN_IN_NAMES = frozenset("{}:*?[]")
+# refuses it with a suggestion instead of storing it. ':' stays allowed: models
+# name keys "customer:42" as people do.
+_FORBIDDEN_IN_NAMES = frozenset("{}*?[]")
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),

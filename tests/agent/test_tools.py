@@ -335,3 +335,9 @@ def test_hybrid_handler_turns_user_tool_exceptions_into_results(mesh: ContextMes
     hybrid = create_hybrid_tool_handler(mesh, "Alice", broken)
     result = hybrid("weather")
     assert result["success"] is False and "boom" in result["error"] and result["suggestion"]
+
+
+def test_keys_with_colons_work_through_the_tools(mesh: ContextMesh, alice: ToolHandler) -> None:
+    pushed = alice.handle_tool_call("push_context", key="customer:42", value="gold")
+    read = alice.handle_tool_call("get_context", keys=["customer:42"])
+    assert pushed["success"] and read["context"] == {"customer:42": "gold"}
