@@ -26,8 +26,10 @@ __all__ = [
     "STREAM",
     "WAKE_CHANNEL",
     "USERS_REGISTRY",
+    "OUTCOMES",
     "SNAPSHOT_GROUP",
     "UserKeys",
+    "outcomes_stream",
     "decode",
     "encode",
     "validate_identifier",
@@ -57,6 +59,9 @@ SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
+# Stream per OutcomeLogger namespace (syntha_redis.reports); agent outcomes are
+# per deployment, not per user, so they live outside every user's keyspace.
+OUTCOMES = "outcomes"
 # Consumer group on every user's stream, shared by all snapshotter processes.
 SNAPSHOT_GROUP = "snapshotter"
 
@@ -175,6 +180,11 @@ class UserKeys:
 def users_registry(prefix: str) -> str:
     """The set of encoded user ids that have written (outside any user's slot)."""
     return f"{prefix}:{USERS_REGISTRY}"
+
+
+def outcomes_stream(prefix: str, namespace: str) -> str:
+    """The stream of one OutcomeLogger namespace."""
+    return f"{prefix}:{OUTCOMES}:{encode(namespace)}"
 
 
 def user_id_from_root(prefix: str, root: str) -> str:

@@ -21,12 +21,11 @@ from typing import Any, Protocol, TypeVar
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_client, translate_error
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
-from syntha_redis.keys import encode
+from syntha_redis.keys import outcomes_stream
 
-__all__ = ["AgentOutcome", "OutcomeLogger", "STORAGE_TYPES", "OUTCOMES"]
+__all__ = ["AgentOutcome", "OutcomeLogger", "STORAGE_TYPES"]
 
 STORAGE_TYPES = ("memory", "file", "sqlite", "redis")
-OUTCOMES = "outcomes"  # key <prefix>:outcomes:<namespace>, outside any user's keyspace
 
 _T = TypeVar("_T")
 
@@ -182,7 +181,7 @@ class _RedisStorage:
     def __init__(self, redis_url: str | None, namespace: str, max_outcomes: int) -> None:
         self.settings = Settings.from_env(redis_url=redis_url)
         self.client = get_client(self.settings)
-        self.key = f"{self.settings.key_prefix}:{OUTCOMES}:{encode(namespace)}"
+        self.key = outcomes_stream(self.settings.key_prefix, namespace)
         self.max_outcomes = max_outcomes
 
     def _run(self, operation: str, call: Callable[[], _T]) -> _T:

@@ -6,11 +6,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import syntha_redis.reports as reports
-from syntha_redis import SynthaConfigurationError
+from syntha_redis import SynthaConfigurationError, keys
+from syntha_redis.config import Settings
 from syntha_redis.reports import OutcomeLogger
 
 Factory = Callable[[], OutcomeLogger]
@@ -129,6 +131,20 @@ def test_redis_storage_is_bounded(redis_url: str | None) -> None:
         for _ in range(500):
             outcomes.log_outcome("A", "t", True)
         assert len(outcomes.get_recent_outcomes()) < 500
+    finally:
+        outcomes.clear_outcomes()
+
+
+@pytest.mark.parametrize("namespace", ["plain", "ns}{*:item:x", "a b/ü"])
+def test_redis_storage_writes_one_stream_per_namespace_under_the_prefix(
+    redis_url: str | None, raw: Any, namespace: str
+) -> None:
+    namespace = f"{namespace}-{uuid.uuid4().hex}"
+    outcomes = OutcomeLogger("redis", redis_url=redis_url, namespace=namespace)
+    try:
+        outcomes.log_outcome("A", "t", True)
+        stream = keys.outcomes_stream(Settings.from_env().key_prefix, namespace)
+        assert raw.xlen(stream) == 1
     finally:
         outcomes.clear_outcomes()
 

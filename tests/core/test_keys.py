@@ -90,3 +90,9 @@ def test_hostile_user_ids_stay_inside_their_prefix(mesh_factory: Any, raw: Any, 
     prefix = mesh.settings.key_prefix + ":"
     written = [n.decode() for n in raw.scan_iter(match=prefix + "*")]
     assert written and all(n.startswith(root) or n == prefix + "users" for n in written)
+
+
+def test_outcome_streams_stay_under_the_prefix_and_apart() -> None:
+    names = {keys.outcomes_stream("syntha", ns) for ns in HOSTILE}
+    assert len(names) == len(HOSTILE)
+    assert all(re.fullmatch(r"syntha:outcomes:[A-Za-z0-9._%-]+", n) for n in names)
