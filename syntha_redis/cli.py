@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from syntha_redis.acl import acl_commands
+from syntha_redis.cli_mesh import mesh_commands
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 
@@ -68,13 +70,26 @@ def _snapshot_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    """A ``done/total`` counter on stderr for long work, when a person watches it."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{label} {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def _snapshot_restore(args: argparse.Namespace) -> int:
     from syntha_redis.snapshot import restore_all, restore_user
 
     db = _database(args)
     try:
         settings = _settings(args)
-        report = restore_user(settings, db, args.user) if args.user else restore_all(settings, db)
+        report = restore_user(settings, db, args.user) if args.user else restore_all(
+            settings, db, _progress("restoring users"))
     finally:
         db.close()
     print(f"users: {report.users}, items restored: {report.applied}, already newer in Redis: "
@@ -128,13 +143,18 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     verify.set_defaults(handler=_snapshot_verify)
 
 
-COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [snapshot_commands]
+COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    snapshot_commands,
+    acl_commands,
+    mesh_commands,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--redis-url", help="default $SYNTHA_REDIS_URL")
-    common.add_argument("--key-prefix", help="default $SYNTHA_KEY_PREFIX or 'syntha'")
+    common.add_argument("--key-prefix", "--prefix", dest="key_prefix",
+                        help="default $SYNTHA_KEY_PREFIX or 'syntha'")
     parser = argparse.ArgumentParser(prog="syntha-redis", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:

@@ -29,6 +29,7 @@ from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaConnectionError,
     SynthaError,
+    SynthaPermissionError,
     SynthaPersistenceError,
     SynthaTimeoutError,
 )
@@ -189,6 +190,18 @@ def translate_error(error: Exception, settings: Settings, operation: str) -> Syn
                 f"Check that a Redis server is running at {where}",
                 "Set SYNTHA_REDIS_URL (or redis_url=) to the right server, or leave it "
                 "unset to use the in-process default",
+            ],
+        )
+    if isinstance(error, redis.exceptions.NoPermissionError):
+        # a tenant ACL (syntha_redis.acl) refused a key, channel or command
+        return SynthaPermissionError(
+            f"Redis ACL refused {operation} at {where}: {error}",
+            resource=operation,
+            cause=error,
+            suggestions=[
+                "Use the Redis user of this mesh's user_id and key_prefix (a tenant may "
+                "touch only its own keys)",
+                "Re-apply the tenant's rules with `syntha-redis acl apply` after upgrading",
             ],
         )
     return SynthaPersistenceError(

@@ -1,0 +1,228 @@
+"""Per-tenant Redis ACL rules: the server enforces what ``keys.py`` promises.
+
+The library already keeps every key and channel of a user under one root
+(``<prefix>:{u:<encoded user>}:``). ``ACL SETUSER`` rules rendered here make
+Redis itself refuse anything else to a connection that logs in as that
+tenant, so a bug, or a worker process whose credentials leak, cannot read or
+change another tenant's context (defence in depth, see
+``notes/reliability_style.md`` A3). A refusal reaches the caller as
+``SynthaPermissionError``.
+
+What a tenant may do:
+
+- keys: only ``<root>*`` (read and write);
+- channels: only ``<root>wake``, the user's sharded wake-up channel;
+- commands: exactly those the mesh sends (``CLIENT_COMMANDS``) and those its
+  Lua scripts call (``SCRIPT_COMMANDS``): ACLs apply inside scripts too;
+- the global users registry ``<prefix>:users``: ``SADD`` only, and write-only,
+  through a selector. A tenant's first write registers the user for the
+  snapshotter; the tenant can neither list the registry nor remove anyone
+  from it. (``SADD``'s reply, 0 or 1, does tell whether an id was already
+  registered.)
+
+Names come from ``keys.py`` only. Identifiers are percent-encoded there, so
+they hold no glob character; ``glob_escape`` escapes them anyway, so a change
+to the encoding can never turn a tenant's pattern into a wider one.
+
+Admin tasks (the snapshotter, restore, ``OutcomeLogger``) read every user or
+keys outside a user's root: run them under a separate, wider Redis user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from syntha_redis import keys
+from syntha_redis.config import Settings
+from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.store import CommandCall, Store
+
+__all__ = [
+    "CLIENT_COMMANDS",
+    "SCRIPT_COMMANDS",
+    "REGISTRY_COMMANDS",
+    "TenantRules",
+    "acl_commands",
+    "allowed_commands",
+    "apply_rules",
+    "glob_escape",
+    "tenant_rules",
+    "tenant_username",
+]
+
+# Commands the library sends itself from a tenant's process, and why.
+CLIENT_COMMANDS: dict[str, str] = {
+    "evalsha": "every mesh operation runs a script of lua/",
+    "script|load": "re-loads a script after the (volatile) script cache lost it",
+    "hmget": "a system read of one item (get without agent_name)",
+    "smembers": "topic, subscriber and post-permission lookups",
+    "ssubscribe": "watch() sleeps on the user's wake-up channel",
+    "ping": "mesh.ping(), mesh.health() and connection health checks",
+    "script|exists": "mesh.health() reports whether the scripts are cached",
+    "xlen": "mesh.health() reports the length of the user's change stream",
+    # ACLs cannot limit INFO to sections; it shows server-wide figures (memory,
+    # clients, key counts per database), never key names or values.
+    "info": "mesh.health() reads the server version and memory use",
+}
+
+# Commands the scripts of lua/ call. Scripts run under the caller's ACL, so each
+# must be allowed; tests/acl checks this set against the scripts.
+SCRIPT_COMMANDS: frozenset[str] = frozenset(
+    {
+        "decrby", "del", "exists", "get", "hdel", "hget", "hmget", "hset", "hstrlen",
+        "incr", "incrby", "persist", "pexpire", "pexpireat", "sadd", "scard", "set",
+        "sismember", "smembers", "spublish", "srandmember", "srem", "sunion", "time",
+        "xadd", "xrange", "xrevrange", "xtrim", "zadd", "zcount", "zrange",
+        "zrangebyscore", "zrem",
+    }
+)
+
+# The only commands a tenant may run on the global users registry.
+REGISTRY_COMMANDS: tuple[str, ...] = ("sadd",)
+
+_GLOB = re.compile(r"([*?\[\]\\])")
+_BARE = re.compile(r"[A-Za-z0-9_.:#~&%|+*{}@-]+")
+
+
+def allowed_commands() -> list[str]:
+    """Every command a tenant may run on its own keys, sorted."""
+    return sorted(set(CLIENT_COMMANDS) | SCRIPT_COMMANDS)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a Redis glob that matches only itself."""
+    return _GLOB.sub(r"\\\1", text)
+
+
+def tenant_username(prefix: str, user_id: str) -> str:
+    """The default Redis user of a tenant: ``<prefix>~<encoded user>``.
+
+    Neither part can hold ``~`` (the encoding escapes it), so two tenants never
+    share a name, and ``~`` needs no escaping in a ``redis://user:pass@`` URL.
+    """
+    return f"{keys.validate_prefix(prefix)}~{keys.encode(user_id)}"
+
+
+@dataclass(frozen=True)
+class TenantRules:
+    """The ``ACL SETUSER`` of one tenant."""
+
+    username: str
+    rules: tuple[str, ...]
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        return ("ACL", "SETUSER", self.username, *self.rules)
+
+    def render(self) -> str:
+        """One line for ``redis-cli``: arguments with spaces or quotes are quoted."""
+        return " ".join(_cli_quote(arg) for arg in self.command)
+
+
+def _cli_quote(arg: str) -> str:
+    if _BARE.fullmatch(arg):
+        return arg
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def tenant_rules(
+    user_id: str,
+    prefix: str = "syntha",
+    password: str | None = None,
+    username: str | None = None,
+    max_length: int = 256,
+) -> TenantRules:
+    """The rules confining one tenant to its user's root.
+
+    With ``password`` the user is reset and gets only that password (sent as
+    its SHA-256, so the rendered command holds no secret). Without it the
+    user's existing passwords are kept, so rules can be re-applied after an
+    upgrade without handing out new credentials.
+    """
+    keys.validate_identifier(user_id, "user_id", max_length)
+    user = keys.UserKeys(keys.validate_prefix(prefix), user_id)
+    rules: list[str] = []
+    if password is not None:
+        if not password:
+            raise SynthaConfigurationError(
+                "the tenant password is empty",
+                config_key="password",
+                suggestions=["Set the password variable to a long random secret"],
+            )
+        rules += ["reset", f"#{hashlib.sha256(password.encode()).hexdigest()}"]
+    rules += [
+        "on",
+        "resetkeys",
+        f"~{glob_escape(user.root)}*",
+        "resetchannels",
+        f"&{glob_escape(user.wake_channel)}",
+        "-@all",
+        *(f"+{name}" for name in allowed_commands()),
+        "clearselectors",
+        "(%W~{} {})".format(
+            glob_escape(user.users_registry()), " ".join(f"+{c}" for c in REGISTRY_COMMANDS)
+        ),
+    ]
+    return TenantRules(username or tenant_username(prefix, user_id), tuple(rules))
+
+
+def apply_rules(settings: Settings, rules: TenantRules) -> None:
+    """Run ``rules`` on the server of ``settings`` (needs an admin connection).
+
+    On a Cluster run it against every primary: ACLs are per node.
+    """
+    Store(settings).execute(CommandCall(rules.command))
+
+
+# -- command line -----------------------------------------------------------------
+
+
+def _rules_from_args(args: argparse.Namespace, settings: Settings) -> TenantRules:
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            raise SynthaConfigurationError(
+                f"environment variable {args.password_env} is not set",
+                config_key="password_env",
+                suggestions=[f"export {args.password_env}=<the tenant's password>"],
+            )
+    return tenant_rules(
+        args.user, settings.key_prefix, password, args.username, settings.max_name_length
+    )
+
+
+def _render(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(key_prefix=args.key_prefix)
+    print(_rules_from_args(args, settings).render())
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
+    rules = _rules_from_args(args, settings)
+    apply_rules(settings, rules)
+    print(f"applied ACL rules of Redis user {rules.username!r}")
+    return 0
+
+
+def acl_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``syntha-redis acl render|apply``."""
+    acl = commands.add_parser("acl", help="per-tenant Redis ACL rules")
+    sub = acl.add_subparsers(dest="action", required=True)
+    tenant = argparse.ArgumentParser(add_help=False, parents=[common])
+    tenant.add_argument("--user", required=True, help="the tenant's user id")
+    tenant.add_argument("--password-env", metavar="VAR",
+                        help="set the password from this environment variable")
+    tenant.add_argument("--username", help="Redis user name (default <prefix>~<encoded user>)")
+    render = sub.add_parser("render", parents=[tenant],
+                            help="print the ACL SETUSER command (pipe it to redis-cli)")
+    render.set_defaults(handler=_render)
+    apply = sub.add_parser("apply", parents=[tenant], help="run it on --redis-url")
+    apply.set_defaults(handler=_apply)
