@@ -20,6 +20,7 @@ from syntha_redis.acl import acl_commands
 from syntha_redis.cli_mesh import mesh_commands
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.mcp_server import mcp_commands
 
 __all__ = ["main", "build_parser", "COMMAND_GROUPS"]
 
@@ -147,6 +148,7 @@ COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     snapshot_commands,
     acl_commands,
     mesh_commands,
+    mcp_commands,
 ]
 
 

@@ -1,0 +1,160 @@
+"""``syntha-redis mcp``: one agent of one user's mesh, as an MCP stdio server.
+
+Any MCP-capable agent runtime can join a mesh by launching::
+
+    syntha-redis mcp --user alice --agent researcher --role contributor \\
+        --redis-url redis://...
+
+The user and the agent are fixed by the command line. The tools take neither
+(``ToolHandler`` acts as its ``agent_name`` whatever the arguments say), so a
+model can never read another user's context or act as another agent. The
+tools listed are those of the role (``contributor`` by default: everything
+but ``delete_topic``; ``admin`` has all seven).
+
+Each tool result is the handler's result dict as JSON text. A failed call
+(bad arguments, access denied, Redis down) is a result with
+``"success": false`` and ``isError`` set, never a protocol error, so the
+model sees the error and its suggestion.
+
+Needs the ``mcp`` extra (``pip install 'syntha_redis[mcp]'``); importing this
+module does not, so the CLI works without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+from syntha_redis import keys
+from syntha_redis.config import Settings
+from syntha_redis.context import ContextMesh
+from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.roles import PREDEFINED_ROLES
+from syntha_redis.tool_handler import ToolHandler
+
+if TYPE_CHECKING:
+    from mcp.server.lowlevel import Server
+
+__all__ = ["build_handler", "build_server", "mcp_commands", "serve"]
+
+log = logging.getLogger("syntha_redis.mcp")
+
+SERVER_NAME = "syntha-redis"
+
+
+def build_handler(
+    settings: Settings, user_id: str, agent_name: str, role: str = "contributor"
+) -> ToolHandler:
+    """The tool handler of ``agent_name`` in ``user_id``'s mesh, with ``role``."""
+    if settings.redis_url is None:
+        # an MCP server is its own process: an in-process mesh would share nothing
+        raise SynthaConfigurationError(
+            "the MCP server needs a shared Redis",
+            config_key="redis_url",
+            suggestions=["Pass --redis-url redis://... or set SYNTHA_REDIS_URL"],
+        )
+    keys.validate_identifier(agent_name, "agent_name", settings.max_name_length)
+    mesh = ContextMesh(user_id=user_id, settings=settings)
+    mesh.ping()  # fail at launch, not at the model's first call
+    handler = ToolHandler(mesh, agent_name=agent_name)
+    handler.set_agent_role(role)
+    return handler
+
+
+def _call(handler: ToolHandler, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return handler.handle_tool_call(name, **arguments)
+    except Exception as e:
+        # The handler turns every expected failure into a result; anything else
+        # must still reach the model as a failed call, not end the session.
+        log.exception("tool %s failed", name)
+        return {"success": False, "error": f"internal error: {e}",
+                "suggestion": "Retry later; if it persists, report it to the operator"}
+
+
+def build_server(handler: ToolHandler) -> Server[Any]:
+    """An MCP server (low-level API) exposing ``handler``'s tools."""
+    import anyio.to_thread
+    import mcp.types as types
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.lowlevel import Server
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[
+            types.Tool(name=s["name"], description=s["description"],
+                       input_schema=s["parameters"])
+            for s in handler.get_schemas()
+        ])
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        # the mesh is synchronous: run it off the event loop
+        result = await anyio.to_thread.run_sync(
+            _call, handler, params.name, dict(params.arguments or {})
+        )
+        return types.CallToolResult(
+            content=[types.TextContent(text=json.dumps(result, default=str))],
+            is_error=result.get("success") is False,
+        )
+
+    return Server(
+        SERVER_NAME,
+        instructions=(
+            f"You are agent {handler.agent_name!r}. These tools share context with the "
+            "other agents working for the same user; your identity is set for you."
+        ),
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+async def serve(handler: ToolHandler) -> None:
+    """Serve ``handler``'s tools on stdin/stdout until the client hangs up."""
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(handler)
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        import anyio
+        import mcp  # noqa: F401
+    except ImportError:
+        raise SynthaConfigurationError(
+            "the MCP server needs the 'mcp' extra",
+            suggestions=["pip install 'syntha_redis[mcp]'"],
+        ) from None
+    # stdout carries the protocol: logs go to stderr
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
+    handler = build_handler(settings, args.user, args.agent, args.role)
+    try:
+        anyio.run(serve, handler)
+    finally:
+        handler.context_mesh.close()
+    return 0
+
+
+def mcp_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``syntha-redis mcp``."""
+    mcp = commands.add_parser("mcp", parents=[common],
+                              help="serve one agent's Syntha tools over MCP (stdio)")
+    mcp.add_argument("--user", required=True, help="the end user whose mesh this is")
+    mcp.add_argument("--agent", required=True, help="the agent's name in that mesh")
+    mcp.add_argument("--role", default="contributor", choices=sorted(PREDEFINED_ROLES),
+                     help="which tools it gets (default contributor; admin = all seven)")
+    mcp.set_defaults(handler=_run)
+
+
+if __name__ == "__main__":
+    from syntha_redis.cli import main
+
+    sys.exit(main(["mcp", *sys.argv[1:]]))
