@@ -62,6 +62,21 @@ class Settings(BaseModel):
         1.0, gt=0, description="watch() re-reads the stream this often without a wake-up (s)"
     )
 
+    # Off by default: a process that nobody scrapes pays nothing, and the
+    # prometheus-client extra stays optional. See syntha_redis.metrics.
+    metrics_enabled: bool = Field(
+        False, description="record Prometheus metrics of every operation ('metrics' extra)"
+    )
+    health_max_latency_ms: float = Field(
+        100, gt=0, description="health(): a slower Redis round trip is 'degraded'"
+    )
+    health_max_memory_ratio: float = Field(
+        0.9, gt=0, le=1, description="health(): used_memory / maxmemory above this is 'degraded'"
+    )
+    health_max_snapshot_lag_seconds: float = Field(
+        60, gt=0, description="health(): a snapshot further behind is 'degraded'"
+    )
+
     @field_validator("key_prefix")
     @classmethod
     def _prefix_is_safe(cls, value: str) -> str:

@@ -154,7 +154,7 @@ class WatchState:
         self.more = False  # the last read stopped at SCAN_BATCH: read again at once
         self._deadline: float | None = None
 
-    def read(self) -> Operation[None]:
+    def watch(self) -> Operation[None]:
         """Read (and filter) the events after the cursor; queue the visible ones."""
         c = self.cursor
         reply = yield ScriptCall(
@@ -213,7 +213,7 @@ class Watch(Iterator[ChangeEvent]):
     def __next__(self) -> ChangeEvent:
         state = self._state
         while not state.pending:
-            self._store.run(state.read())
+            self._store.run(state.watch())
             if state.pending or state.more:
                 continue
             pause = state.pause()
@@ -262,7 +262,7 @@ class AsyncWatch(AsyncIterator[ChangeEvent]):
         state = self._state
         await self._wake.start()
         while not state.pending:
-            await self._store.run(state.read())
+            await self._store.run(state.watch())
             if state.pending or state.more:
                 continue
             pause = state.pause()

@@ -3,7 +3,10 @@
 An operation is a generator that yields calls and receives their replies, so
 the same logic drives the sync client (``Store``) and the asyncio client
 (``AsyncStore``); only the I/O differs. Driver errors leave here as
-SynthaErrors.
+SynthaErrors, thrown into the operation at the ``yield`` of the failed call:
+an operation that can do without a reply (``health.probe``) catches it there,
+any other lets it propagate. ``run`` is also where every operation is timed
+for Prometheus (``syntha_redis.metrics``), when metrics are on.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from redis.exceptions import NoScriptError
 
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_async_client, get_client, translate_error
+from syntha_redis.exceptions import SynthaError
+from syntha_redis.metrics import recorder
 from syntha_redis.scripts import SCRIPTS
 
 __all__ = ["ScriptCall", "CommandCall", "Call", "Operation", "Store", "AsyncStore"]
@@ -54,12 +59,24 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.client = get_client(settings)
+        self.metrics = recorder(settings)
 
     def run(self, operation: Operation[T]) -> T:
+        if self.metrics is None:
+            return self._drive(operation)
+        with self.metrics.measure(operation):
+            return self._drive(operation)
+
+    def _drive(self, operation: Operation[T]) -> T:
         try:
             call = next(operation)
             while True:
-                call = operation.send(self.execute(call))
+                try:
+                    reply = self.execute(call)
+                except SynthaError as e:
+                    call = operation.throw(e)
+                else:
+                    call = operation.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
@@ -90,12 +107,24 @@ class AsyncStore:
     def __init__(self, settings: Settings, loop_id: int) -> None:
         self.settings = settings
         self.client = get_async_client(settings, loop_id)
+        self.metrics = recorder(settings)
 
     async def run(self, operation: Operation[T]) -> T:
+        if self.metrics is None:
+            return await self._drive(operation)
+        with self.metrics.measure(operation):
+            return await self._drive(operation)
+
+    async def _drive(self, operation: Operation[T]) -> T:
         try:
             call = next(operation)
             while True:
-                call = operation.send(await self.execute(call))
+                try:
+                    reply = await self.execute(call)
+                except SynthaError as e:
+                    call = operation.throw(e)
+                else:
+                    call = operation.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
