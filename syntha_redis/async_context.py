@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from syntha_redis.connection import release_async_clients
 from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
+from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import ContextItem
 from syntha_redis.operations import TopicDeletion
 from syntha_redis.store import AsyncStore, Operation
@@ -188,6 +189,10 @@ class AsyncContextMesh(BaseContextMesh):
 
     async def ping(self) -> bool:
         return await self._store().ping()
+
+    async def health(self) -> HealthReport:
+        """See ``ContextMesh.health``."""
+        return await check_health_async(self._store(), self._ops.keys.stream, self.db_backend)
 
     async def close(self) -> None:
         """Release this handle (the loop's shared pool stays for other meshes)."""

@@ -18,6 +18,7 @@ from syntha_redis.batches import BatchOperations
 from syntha_redis.config import Settings
 from syntha_redis.events import ChangeEvent, Watch
 from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem
 from syntha_redis.operations import TopicDeletion
 from syntha_redis.store import Store
@@ -336,6 +337,12 @@ class ContextMesh(BaseContextMesh):
 
     def ping(self) -> bool:
         return self._store.ping()
+
+    def health(self) -> HealthReport:
+        """Status (healthy / degraded / unhealthy) of Redis and of this mesh's
+        stream and snapshot. Never raises: an unreachable Redis is reported as
+        unhealthy with the error and a suggestion. See ``syntha_redis.health``."""
+        return check_health(self._store, self._ops.keys.stream, self.db_backend)
 
     def close(self) -> None:
         """Release this handle (the shared pool stays for other meshes)."""

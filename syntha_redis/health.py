@@ -1,0 +1,210 @@
+"""``mesh.health()``: can this mesh's Redis serve it, and how well.
+
+One operation (``probe``) asks Redis everything in a few round trips; sync and
+async meshes, the HTTP ``/ready`` probe and ``syntha-redis health`` all run it,
+and ``assess`` turns its answers into a ``HealthReport``:
+
+- **unhealthy**: Redis cannot be reached (or refuses to load the scripts,
+  for ``/ready``). The report carries the error and what to do; no exception.
+- **degraded**: Redis answers, but the round trip is slower than
+  ``health_max_latency_ms``, memory is above ``health_max_memory_ratio`` of
+  ``maxmemory``, or the snapshot is more than
+  ``health_max_snapshot_lag_seconds`` behind (or its lag cannot be read).
+- **healthy** otherwise.
+
+Scripts missing from the server's cache are reported, not held against the
+mesh: after a restart or failover they are loaded again on first use.
+Facts Redis refuses to give (``INFO`` denied by an ACL, or absent from the
+embedded fakeredis) are reported as unknown. On Redis Cluster, ``INFO`` is
+the answer of one node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from syntha_redis.config import Settings
+from syntha_redis.connection import describe_url
+from syntha_redis.exceptions import SynthaError, SynthaPermissionError, SynthaPersistenceError
+from syntha_redis.scripts import SCRIPTS, LuaScript
+from syntha_redis.store import AsyncStore, CommandCall, Operation, Store
+
+__all__ = ["HealthReport", "HealthStatus", "check_health", "check_health_async", "probe"]
+
+HealthStatus = Literal["healthy", "degraded", "unhealthy"]
+
+# What Redis answers when it refuses a command (an error reply, an ACL denial):
+# the server is up, it just will not tell.
+REFUSED = (SynthaPersistenceError, SynthaPermissionError)
+
+
+class HealthReport(BaseModel):
+    """What ``health()`` found. ``None`` means unknown (not measured or refused)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: HealthStatus
+    redis: str  # the URL, password masked
+    reachable: bool
+    latency_ms: float | None = None  # one PING round trip
+    server_version: str | None = None
+    scripts_loaded: bool | None = None  # every script is in the server's cache
+    used_memory: int | None = None  # bytes
+    maxmemory: int | None = None  # bytes; 0 = no limit
+    stream_length: int | None = None  # events in the user's change stream
+    snapshot_lag_seconds: float | None = None  # with a db_backend only
+    problems: tuple[str, ...] = ()  # degraded: why
+    error: str | None = None  # unhealthy: what failed
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "healthy"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What Redis answered."""
+
+    latency_ms: float
+    server_version: str | None
+    scripts_loaded: bool | None
+    used_memory: int | None
+    maxmemory: int | None
+    stream_length: int | None
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def probe(settings: Settings, stream: str | None, load_scripts: bool) -> Operation[Probe]:
+    """Round trip, server facts, script cache and (with ``stream``) its length.
+
+    With ``load_scripts`` the missing scripts are loaded, so a refusal (e.g. an
+    ACL without SCRIPT) fails the probe: that is what ``/ready`` must know.
+    """
+    start = time.perf_counter()
+    yield CommandCall(("PING",))
+    latency_ms = (time.perf_counter() - start) * 1000
+    info: dict[str, Any] = {}
+    if settings.redis_url is None:
+        import fakeredis
+
+        info["redis_version"] = f"fakeredis {fakeredis.__version__} (embedded)"
+    else:
+        try:
+            info = yield CommandCall(("INFO", "server", "memory"))
+        except REFUSED:
+            pass  # INFO refused: the facts it gives stay unknown
+    scripts = list(SCRIPTS.values())
+    missing: list[LuaScript] | None
+    try:
+        cached = yield CommandCall(("SCRIPT", "EXISTS", *(s.sha for s in scripts)))
+        missing = [s for s, there in zip(scripts, cached, strict=True) if not there]
+    except REFUSED:
+        missing = None  # SCRIPT EXISTS refused: unknown
+    if load_scripts:
+        for script in scripts if missing is None else missing:
+            yield CommandCall(("SCRIPT", "LOAD", script.source))
+        missing = []
+    length = None if stream is None else int((yield CommandCall(("XLEN", stream))))
+    return Probe(
+        latency_ms=latency_ms,
+        server_version=info.get("redis_version"),
+        scripts_loaded=None if missing is None else not missing,
+        used_memory=_int(info.get("used_memory")),
+        maxmemory=_int(info.get("maxmemory")),
+        stream_length=length,
+    )
+
+
+def unreachable(settings: Settings, error: SynthaError) -> HealthReport:
+    return HealthReport(
+        status="unhealthy",
+        redis=describe_url(settings.redis_url),
+        reachable=isinstance(error, REFUSED),
+        error=error.message,
+        suggestions=tuple(error.suggestions),
+    )
+
+
+def assess(settings: Settings, found: Probe, lag: float | SynthaError | None) -> HealthReport:
+    """The report of a successful probe: healthy, or degraded with the reasons."""
+    problems: list[str] = []
+    suggestions: list[str] = []
+    if found.latency_ms > settings.health_max_latency_ms:
+        problems.append(f"Redis round trip took {found.latency_ms:.1f} ms "
+                        f"(limit {settings.health_max_latency_ms:g} ms)")
+        suggestions.append("Check the network to Redis and the server's load (SLOWLOG)")
+    if found.maxmemory and found.used_memory is not None:
+        ratio = found.used_memory / found.maxmemory
+        if ratio > settings.health_max_memory_ratio:
+            problems.append(f"Redis memory is {ratio:.0%} of maxmemory")
+            suggestions.append("Raise maxmemory, give items a TTL, or set per-user quotas "
+                               "(max_items_per_user, max_bytes_per_user)")
+    if isinstance(lag, SynthaError):
+        problems.append(f"snapshot lag unknown: {lag.message}")
+        suggestions.extend(lag.suggestions)
+    elif lag is not None and lag > settings.health_max_snapshot_lag_seconds:
+        problems.append(f"the snapshot is {lag:.1f}s behind "
+                        f"(limit {settings.health_max_snapshot_lag_seconds:g}s)")
+        suggestions.append("Check that the snapshot database is reachable and that a "
+                           "snapshotter runs (`syntha-redis snapshot run`)")
+    return HealthReport(
+        status="degraded" if problems else "healthy",
+        redis=describe_url(settings.redis_url),
+        reachable=True,
+        latency_ms=round(found.latency_ms, 3),
+        server_version=found.server_version,
+        scripts_loaded=found.scripts_loaded,
+        used_memory=found.used_memory,
+        maxmemory=found.maxmemory,
+        stream_length=found.stream_length,
+        snapshot_lag_seconds=None if isinstance(lag, SynthaError) else lag,
+        problems=tuple(problems),
+        suggestions=tuple(suggestions),
+    )
+
+
+def _lag(backend: Any) -> float | SynthaError | None:
+    if backend is None:
+        return None
+    try:
+        return float(backend.lag_seconds())
+    except SynthaError as e:
+        return e
+
+
+def check_health(
+    store: Store,
+    stream: str | None = None,
+    backend: Any = None,
+    load_scripts: bool = False,
+) -> HealthReport:
+    """Probe ``store``'s Redis; never raises for an unreachable server."""
+    try:
+        found = store.run(probe(store.settings, stream, load_scripts))
+    except SynthaError as e:
+        return unreachable(store.settings, e)
+    return assess(store.settings, found, _lag(backend))
+
+
+async def check_health_async(
+    store: AsyncStore,
+    stream: str | None = None,
+    backend: Any = None,
+    load_scripts: bool = False,
+) -> HealthReport:
+    """``check_health`` on an asyncio store."""
+    try:
+        found = await store.run(probe(store.settings, stream, load_scripts))
+    except SynthaError as e:
+        return unreachable(store.settings, e)
+    # the snapshot backend is synchronous: keep its Redis reads off the loop
+    return assess(store.settings, found, await asyncio.to_thread(_lag, backend))
