@@ -1,0 +1,115 @@
+"""HTTP probes for Kubernetes and Prometheus, served from a daemon thread.
+
+    GET /health   200 while the process can answer (liveness; Redis not asked)
+    GET /ready    200 if Redis answers and the scripts are loaded (loading the
+                  missing ones), else 503; the body is the HealthReport as JSON
+    GET /metrics  Prometheus text of the default registry (``metrics`` extra)
+
+``start_http_server(settings, port)`` from code, ``syntha-redis serve`` from
+the shell. Liveness deliberately ignores Redis: a Redis outage should take
+workers out of the load balancer (``/ready``), not restart them all.
+The stdlib server is enough: probes and scrapes are a few requests a second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from syntha_redis.config import Settings
+from syntha_redis.health import check_health
+from syntha_redis.store import Store
+
+__all__ = ["ProbeServer", "start_http_server"]
+
+log = logging.getLogger("syntha_redis.http")
+
+
+def _metrics_page() -> tuple[HTTPStatus, str, bytes]:
+    try:
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+    except ImportError:
+        body = b"prometheus-client is not installed: pip install 'syntha_redis[metrics]'\n"
+        return HTTPStatus.NOT_IMPLEMENTED, "text/plain; charset=utf-8", body
+    return HTTPStatus.OK, CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
+
+
+def _json(status: HTTPStatus, payload: dict[str, Any]) -> tuple[HTTPStatus, str, bytes]:
+    return status, "application/json", json.dumps(payload).encode() + b"\n"
+
+
+class ProbeServer:
+    """A running probe server; ``close()`` stops it."""
+
+    def __init__(self, settings: Settings, port: int, host: str) -> None:
+        self.store = Store(settings)
+        probes = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                status, content_type, body = probes.answer(self.path.split("?", 1)[0])
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                # probes hit every few seconds: keep them out of the app's stderr
+                log.debug("%s " + format, self.address_string(), *args)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="syntha-http-probes", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        """The port served (useful when started with port 0)."""
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.server_address[0])
+        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
+
+    def answer(self, path: str) -> tuple[HTTPStatus, str, bytes]:
+        """(status, content type, body) for a GET of ``path``."""
+        if path == "/health":
+            return _json(HTTPStatus.OK, {"status": "alive"})
+        if path == "/ready":
+            report = check_health(self.store, load_scripts=True)
+            ready = report.status != "unhealthy"
+            status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
+            return _json(status, {"ready": ready, **report.model_dump(mode="json")})
+        if path == "/metrics":
+            return _metrics_page()
+        return _json(HTTPStatus.NOT_FOUND, {"error": f"no such path {path!r}",
+                                            "paths": ["/health", "/ready", "/metrics"]})
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> ProbeServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_http_server(settings: Settings, port: int = 8000, host: str = "0.0.0.0") -> ProbeServer:
+    """Serve ``/health``, ``/ready`` and ``/metrics`` for ``settings``'s Redis.
+
+    ``host`` defaults to every interface, as Kubernetes probes and Prometheus
+    reach a pod on its own address; pass ``"127.0.0.1"`` to keep it local.
+    ``port=0`` picks a free port (see ``ProbeServer.port``).
+    """
+    return ProbeServer(settings, port, host)
