@@ -8,18 +8,19 @@ from __future__ import annotations
 import logging
 import uuid
 
-from syntha_redis import ContextMesh, SynthaPermissionError
+from syntha_redis import ContextMesh, Settings, SynthaPermissionError
 
 
 def say(who: str, text: str) -> None:
     print(f"  {who:<15} {text}")
 
 
-def main() -> None:
+def main(settings: Settings | None = None) -> None:
+    """Run the demo on ``settings``' Redis (default: from the environment)."""
     logging.basicConfig(level=logging.WARNING, format="  (%(name)s) %(message)s")
     run = uuid.uuid4().hex[:6]
-    acme = ContextMesh(user_id=f"acme-{run}")
-    globex = ContextMesh(user_id=f"globex-{run}")
+    acme = ContextMesh(user_id=f"acme-{run}", settings=settings)
+    globex = ContextMesh(user_id=f"globex-{run}", settings=settings)
     print(f"Mesh for end user {acme.user_id!r} on {acme!r}\n")
 
     print("1. Agents choose what they follow")

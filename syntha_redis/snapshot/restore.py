@@ -10,6 +10,7 @@ restore are never older than what the snapshot holds.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,10 +86,16 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
     return report
 
 
-def restore_all(settings: Settings, db: SnapshotDB) -> RestoreReport:
+def restore_all(
+    settings: Settings, db: SnapshotDB, progress: Callable[[int, int], None] | None = None
+) -> RestoreReport:
+    """Restore every user of the snapshot; ``progress(done, total)`` after each one."""
     total = RestoreReport()
-    for user in db.users():
+    users = db.users()
+    for done, user in enumerate(users, 1):
         total.add(restore_user(settings, db, user))
+        if progress is not None:
+            progress(done, len(users))
     return total
 
 
