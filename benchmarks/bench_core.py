@@ -119,6 +119,21 @@ def bench_backend(
     return rows
 
 
+def bench_metrics(url: str | None, n: int, rounds: int) -> None:
+    """Push with Prometheus metrics on vs off (Settings.metrics_enabled)."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    on, off = (ContextMesh(user_id="bench", redis_url=url, key_prefix=prefix,
+                           auto_cleanup=False, metrics_enabled=enabled) for enabled in (True, False))
+    print(f"\n[{url or 'embedded'}] {'metrics':<34} {'on':>12} {'off':>12} {'ratio':>8}")
+    compare("push (1 topic), metrics on vs off",
+            lambda i: on.push(f"k{i}", VALUE, topics=["sales"]),
+            lambda i: off.push(f"k{i}", VALUE, topics=["sales"]), n, rounds, [])
+    off.clear()
+    client = off._store.client
+    for name in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(name)
+
+
 def bench_syntha(n: int) -> None:
     try:
         import syntha
@@ -144,6 +159,7 @@ def main() -> None:
     try:
         redis.Redis.from_url(args.redis_url).ping()
         bench_backend(f"redis {args.redis_url}", args.redis_url, args.n, args.rounds)
+        bench_metrics(args.redis_url, args.n, args.rounds)
     except redis.ConnectionError:
         print(f"Redis at {args.redis_url} is not reachable; skipping the server figures")
     bench_backend("embedded fakeredis", None, max(300, args.n // 5), args.rounds)
