@@ -61,6 +61,12 @@ class AsyncContextMesh(BaseContextMesh):
     async def _run(self, operation: Operation[T]) -> T:
         return await self._store().run(operation)
 
+    async def _after_write_off_loop(self, key: str, version: int | None) -> None:
+        """``_after_write`` in a worker thread: with ``durability="sync"`` it commits
+        a database row, which must not stall every other task of the event loop."""
+        if self.db_backend is not None and self.db_backend.durability == "sync":
+            await asyncio.to_thread(self._after_write, key, version)
+
     # -- items -------------------------------------------------------------------
 
     async def push(
@@ -78,7 +84,7 @@ class AsyncContextMesh(BaseContextMesh):
         version = await self._run(
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
-        self._after_write(key, version)
+        await self._after_write_off_loop(key, version)
         return version
 
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -86,7 +92,7 @@ class AsyncContextMesh(BaseContextMesh):
         items = list(items)
         versions = await self._run(self._ops.push_many(items))
         for item, version in zip(items, versions, strict=True):
-            self._after_write(item["key"], version)
+            await self._after_write_off_loop(item["key"], version)
         return versions
 
     async def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
@@ -120,7 +126,7 @@ class AsyncContextMesh(BaseContextMesh):
     async def remove(self, key: str) -> bool:
         removed = await self._run(self._ops.remove(key))
         if removed:
-            self._after_write(key, None)
+            await self._after_write_off_loop(key, None)
         return removed
 
     delete = remove
@@ -196,7 +202,8 @@ class AsyncContextMesh(BaseContextMesh):
 
     async def close(self) -> None:
         """Release this handle (the loop's shared pool stays for other meshes)."""
-        self._release()
+        # closing a snapshot backend flushes it (seconds at worst): not on the loop
+        await asyncio.to_thread(self._release)
 
     async def __aenter__(self) -> AsyncContextMesh:
         return self

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +58,35 @@ def test_one_async_mesh_serves_successive_event_loops(
     for i in range(3):  # each asyncio.run is a new loop, possibly at a recycled id
         assert asyncio.run(mesh.push("k", i)) > 0
     assert asyncio.run(mesh.get("k")) == 2
+
+
+async def test_sync_durability_commits_before_push_returns_without_blocking_the_loop(
+    redis_url: str | None, key_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mesh = AsyncContextMesh(
+        user_id="durable", redis_url=redis_url, key_prefix=key_prefix,
+        db_backend="sqlite", db_path=str(tmp_path / "snapshot.db"), durability="sync",
+    )
+    db = mesh.db_backend.db
+    writing, release = threading.Event(), threading.Event()
+    write = db.write
+
+    def held_write(batch: Any) -> None:
+        # Holds the database write until the test task, on the event loop, lets it
+        # go: were the write on the loop, nothing could, and it would time out.
+        writing.set()
+        if not release.wait(timeout=10):
+            raise AssertionError("the event loop was blocked during the database write")
+        write(batch)
+
+    monkeypatch.setattr(db, "write", held_write)
+    try:
+        push = asyncio.create_task(mesh.push("k", {"v": 1}))
+        assert await asyncio.to_thread(writing.wait, 10)
+        assert not push.done()  # this task runs while the push waits on the database
+        release.set()
+        await push
+        assert mesh.db_backend.get_all_context_items()["k"][0] == {"v": 1}
+    finally:
+        release.set()
+        await mesh.close()
