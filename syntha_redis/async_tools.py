@@ -1,52 +1,41 @@
 """``AsyncToolHandler``: ``await handler.handle_tool_call(name, **kwargs)``.
 
-It reuses ``ToolHandler`` whole (access control, argument validation, result
-shaping), so both give the same result dicts. The tool bodies in
-``tool_calls.py`` call a sync mesh, so for now a call runs in a worker thread
-on a sync ``ContextMesh`` over the same settings and user, and never blocks
-the event loop; once the tool bodies are written as ``MeshOperations``
-generators this class will drive them through ``AsyncStore`` instead.
+It shares ``ToolHandler``'s access control and schemas (``BaseToolHandler``)
+and runs the very same ``ToolCall`` operations (validation, result shaping,
+error mapping, security logging), on the ``AsyncContextMesh``'s
+``redis.asyncio`` client instead of a sync one, so both handlers give the same
+result dicts and no call ever needs a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from syntha_redis.async_context import AsyncContextMesh
-from syntha_redis.context import ContextMesh
-from syntha_redis.tool_handler import ToolHandler
+from syntha_redis.tool_handler import BaseToolHandler
 
 __all__ = ["AsyncToolHandler"]
 
 
-class AsyncToolHandler:
+class AsyncToolHandler(BaseToolHandler[AsyncContextMesh]):
     """The seven Syntha tools for one agent of an ``AsyncContextMesh``.
 
-    Every other ``ToolHandler`` method (roles, allowed tools, schemas,
-    framework getters) is available unchanged and is not a coroutine.
+    Roles, allowed and denied tools and schemas work as on ``ToolHandler``
+    and are not coroutines. Framework tool objects (LangChain, Agno, ...)
+    call their handler synchronously, so they come from ``ToolHandler`` only.
     """
-
-    def __init__(
-        self,
-        context_mesh: AsyncContextMesh,
-        agent_name: str | None = None,
-        allowed_tools: list[str] | None = None,
-        denied_tools: list[str] | None = None,
-        role_based_access: dict[str, list[str]] | None = None,
-    ) -> None:
-        self.context_mesh = context_mesh
-        twin = ContextMesh(
-            user_id=context_mesh.user_id, settings=context_mesh.settings, auto_cleanup=False
-        )
-        twin.db_backend = context_mesh.db_backend  # writes reach the same snapshot
-        self.sync_handler = ToolHandler(
-            twin, agent_name, allowed_tools, denied_tools, role_based_access
-        )
 
     async def handle_tool_call(self, tool_name: str, /, **kwargs: Any) -> dict[str, Any]:
         """Run one tool call from a model; returns a result dict and never raises."""
-        return await asyncio.to_thread(self.sync_handler.handle_tool_call, tool_name, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sync_handler, name)
+        refusal = self._refusal(tool_name)
+        if refusal is not None:
+            return refusal
+        call = self._tool_call(tool_name, kwargs)
+        mesh = self.context_mesh
+        try:
+            result = await mesh._run(call.operation())
+            for key, version in call.written:
+                await mesh._after_write_off_loop(key, version)
+        except Exception as e:
+            return call.failure(e)
+        return result

@@ -31,9 +31,9 @@ class BatchOperations(MeshOperations):
         limit = self.settings.max_batch_items
         if count > limit:
             raise SynthaValidationError(
-                f"{count} {what} in one batch; the limit is {limit}",
+                f"{count} {what} in one call; the limit is {limit}",
                 field=what,
-                suggestions=[f"Split the batch into chunks of at most {limit} {what}"],
+                suggestions=[f"Pass at most {limit} {what} per call; split larger batches"],
             )
 
     def push_many(self, items: Iterable[Mapping[str, Any]]) -> Operation[list[int]]:

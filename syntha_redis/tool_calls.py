@@ -1,11 +1,15 @@
-"""What each agent tool does, and the single path every tool call takes.
+"""What each agent tool does, and how every tool call becomes a result.
 
-:func:`run_tool` validates the arguments against the tool's schema, runs the
-tool and turns every failure into Syntha's flat result: ``success: False``,
-an ``error`` naming the problem, a ``suggestion`` the model can act on, and
-the tool's own failure keys. It never raises: a model's bad call must not
-crash the agent loop, and a failed call writes nothing (validation happens
-before the first mesh call, and each mesh write is one atomic script).
+A :class:`ToolCall` is one model call of one tool. Its ``operation`` is a
+generator like those of ``syntha_redis.operations``: it validates the
+arguments against the tool's schema, yields the mesh's Redis calls and
+returns Syntha's flat result dict. ``ToolHandler`` runs it on the mesh's sync
+``Store``, ``AsyncToolHandler`` on an ``AsyncStore``; both turn any exception
+into :meth:`ToolCall.failure`: ``success: False``, an ``error`` naming the
+problem, a ``suggestion`` the model can act on, and the tool's own failure
+keys. A model's bad call must not crash the agent loop, and a failed call
+writes nothing (validation happens before the first mesh call, and each mesh
+write is one atomic script).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from syntha_redis.batches import BatchOperations
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaError,
@@ -23,12 +28,10 @@ from syntha_redis.exceptions import (
     SynthaToolError,
 )
 from syntha_redis.logging import get_security_logger
+from syntha_redis.store import Operation
 from syntha_redis.tool_schemas import describe_parameters, validate_arguments
 
-if TYPE_CHECKING:
-    from syntha_redis.context import ContextMesh
-
-__all__ = ["run_tool", "DEFAULT_TTL_HOURS"]
+__all__ = ["ToolCall", "DEFAULT_TTL_HOURS"]
 
 DEFAULT_TTL_HOURS = 24.0
 COMMON_TOPIC_PATTERNS = ["sales", "marketing", "support", "product", "analytics", "customer_data"]
@@ -40,19 +43,20 @@ Args = dict[str, Any]
 Result = dict[str, Any]
 
 
-def _get_context(mesh: ContextMesh, agent: str, args: Args) -> Result:
+def _get_context(call: ToolCall, args: Args) -> Operation[Result]:
     keys: list[str] | None = args.get("keys")
     if keys:
-        found = [mesh.get_item(key, agent_name=agent) for key in keys]
-        items = [item for item in found if item is not None]
+        # one script call for every key (up to settings.max_batch_items)
+        found = yield from call.ops.get_many(keys, call.agent)
+        items = list(found.values())
     else:
-        items = mesh.get_visible_items(agent)
+        _, items = yield from call.ops.visible_items(call.agent)
     context = {item.key: item.value for item in items}
     return {
         "success": True,
         "context": context,
         "versions": {item.key: item.version for item in items},
-        "agent_name": agent,
+        "agent_name": call.agent,
         "keys_requested": keys or list(context),
         "keys_found": list(context),
         "message": f"Retrieved {len(context)} context items",
@@ -69,21 +73,22 @@ def _parse_value(value: Any) -> Any:
         return value
 
 
-def _push_context(mesh: ContextMesh, agent: str, args: Args) -> Result:
+def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
     key: str = args["key"]
     value = _parse_value(args["value"])
     topics: list[str] | None = args.get("topics")
     subscribers: list[str] | None = args.get("subscribers")
     ttl_hours: float = args.get("ttl_hours", DEFAULT_TTL_HOURS)
-    version = mesh.push(
+    version = yield from call.ops.push(
         key,
         value,
         subscribers=subscribers,
         topics=topics,
         ttl=ttl_hours * 3600 if ttl_hours > 0 else None,
-        agent_name=agent,
+        agent_name=call.agent,
         expected_version=args.get("expected_version"),
     )
+    call.written.append((key, version))
     routes = []
     if topics:
         routes.append(f"topics: {', '.join(topics)}")
@@ -98,56 +103,58 @@ def _push_context(mesh: ContextMesh, agent: str, args: Args) -> Result:
         "topics": topics,
         "subscribers": subscribers,
         "ttl_hours": ttl_hours,
-        "sender_agent": agent,
+        "sender_agent": call.agent,
         "version": version,
     }
 
 
-def _list_context(mesh: ContextMesh, agent: str, args: Args) -> Result:
-    keys = mesh.get_keys_for_agent(agent)
+def _list_context(call: ToolCall, args: Args) -> Operation[Result]:
+    keys = yield from call.ops.visible_keys(call.agent)
+    by_topic = yield from call.ops.keys_by_topic(call.agent)
+    topics = yield from call.ops.topics_for_agent(call.agent)
     return {
         "success": True,
-        "keys_by_topic": mesh.get_available_keys_by_topic(agent),
+        "keys_by_topic": by_topic,
         "all_accessible_keys": keys,
-        "topics_subscribed": mesh.get_topics_for_agent(agent),
+        "topics_subscribed": topics,
         "message": "Use these keys with get_context tool. "
         "Keys are organized by topics you're subscribed to.",
-        "agent_name": agent,
+        "agent_name": call.agent,
         "total_keys": len(keys),
     }
 
 
-def _subscribe_to_topics(mesh: ContextMesh, agent: str, args: Args) -> Result:
+def _subscribe_to_topics(call: ToolCall, args: Args) -> Operation[Result]:
     topics: list[str] = args["topics"]
-    mesh.register_agent_topics(agent, topics)
+    yield from call.ops.subscribe(call.agent, topics, replace=True)
     return {
         "success": True,
-        "agent": agent,
+        "agent": call.agent,
         "topics": topics,
         "message": f"Successfully registered for topics: {', '.join(topics) or 'none'}. "
         "You'll now receive context shared to these topics.",
     }
 
 
-def _unsubscribe_from_topics(mesh: ContextMesh, agent: str, args: Args) -> Result:
+def _unsubscribe_from_topics(call: ToolCall, args: Args) -> Operation[Result]:
     topics: list[str] = args["topics"]
-    current = mesh.get_topics_for_agent(agent)
+    current = yield from call.ops.topics_for_agent(call.agent)
     leaving = [t for t in topics if t in current]
     not_subscribed = [t for t in topics if t not in current]
     if not leaving:
         return {
             "success": True,
-            "agent": agent,
+            "agent": call.agent,
             "topics_unsubscribed": [],
             "topics_not_subscribed": not_subscribed,
             "remaining_topics": current,
             "message": f"You weren't subscribed to any of these topics: {', '.join(topics)}",
         }
-    mesh.unsubscribe_from_topics(agent, leaving)
-    remaining = mesh.get_topics_for_agent(agent)
+    yield from call.ops.unsubscribe(call.agent, leaving)
+    remaining = yield from call.ops.topics_for_agent(call.agent)
     return {
         "success": True,
-        "agent": agent,
+        "agent": call.agent,
         "topics_unsubscribed": leaving,
         "topics_not_subscribed": not_subscribed,
         "remaining_topics": remaining,
@@ -156,11 +163,11 @@ def _unsubscribe_from_topics(mesh: ContextMesh, agent: str, args: Args) -> Resul
     }
 
 
-def _discover_topics(mesh: ContextMesh, agent: str, args: Args) -> Result:
+def _discover_topics(call: ToolCall, args: Args) -> Operation[Result]:
     with_names: bool = args.get("include_subscriber_names", False)
     topics: dict[str, dict[str, Any]] = {}
-    for topic in mesh.get_all_topics():
-        subscribers = mesh.get_subscribers_for_topic(topic)
+    for topic in (yield from call.ops.all_topics()):
+        subscribers = yield from call.ops.subscribers_for_topic(topic)
         info: dict[str, Any] = {
             "subscriber_count": len(subscribers),
             "is_active": bool(subscribers),
@@ -181,7 +188,7 @@ def _discover_topics(mesh: ContextMesh, agent: str, args: Args) -> Result:
     }
 
 
-def _delete_topic(mesh: ContextMesh, agent: str | None, args: Args) -> Result:
+def _delete_topic(call: ToolCall, args: Args) -> Operation[Result]:
     topic: str = args["topic"]
     if not args["confirm"]:
         raise SynthaToolError(
@@ -191,21 +198,21 @@ def _delete_topic(mesh: ContextMesh, agent: str | None, args: Args) -> Result:
         )
     # A topic exists while someone follows it (as in Syntha); checking first
     # means a call on a missing topic writes nothing.
-    subscribers = mesh.get_subscribers_for_topic(topic)
+    subscribers = yield from call.ops.subscribers_for_topic(topic)
     if not subscribers:
-        available = mesh.get_all_topics()
+        available = yield from call.ops.all_topics()
         raise SynthaToolError(
             f"Topic '{topic}' does not exist",
             tool="delete_topic",
             context={"available_topics": available},
             suggestions=[f"Existing topics: {', '.join(available) or 'none'}"],
         )
-    deleted = mesh.delete_topic_report(topic).items_deleted
+    deleted = (yield from call.ops.delete_topic(topic)).items_deleted
     security.log_security_event(
         "topic_deleted",
         "MEDIUM",
         f"topic {topic!r} deleted ({deleted} items, {len(subscribers)} subscribers)",
-        agent_name=agent,
+        agent_name=call.agent_name,
         topic=topic,
         items_deleted=deleted,
     )
@@ -221,7 +228,7 @@ def _delete_topic(mesh: ContextMesh, agent: str | None, args: Args) -> Result:
 
 @dataclass(frozen=True)
 class _Tool:
-    run: Callable[[ContextMesh, Any, Args], Result]
+    run: Callable[[ToolCall, Args], Operation[Result]]
     # Syntha's failure keys for this tool, filled from the call's raw arguments.
     failure_keys: Callable[[str | None, Args], Result]
     # delete_topic is an administrative operation that needs no agent (as in Syntha).
@@ -276,52 +283,82 @@ def _error_details(error: SynthaError) -> Result:
     }
 
 
-def _log_refusal(tool: str, agent: str | None, args: Args, error: SynthaError) -> None:
-    if isinstance(error, SynthaPermissionError):
-        security.log_security_event(
-            "post_refused",
-            "MEDIUM",
-            error.message,
-            agent_name=agent,
-            tool=tool,
-            topics=args.get("topics"),
-            allowed_topics=error.context.get("allowed_topics"),
-        )
+class ToolCall:
+    """One call of ``tool`` (a known tool name) by ``agent_name`` on a user's mesh.
 
+    Run ``operation()`` on a store; if that (or anything after it) raises,
+    the call's result is ``failure(error)``. ``written`` then holds the
+    ``(key, version)`` of each push, for the mesh's snapshot write-through.
+    """
 
-def run_tool(mesh: ContextMesh, agent: str | None, tool: str, arguments: Args) -> Result:
-    """Run ``tool`` (a known tool name) for ``agent``; always returns a result dict."""
-    spec = _TOOLS[tool]
-    try:
+    def __init__(
+        self, ops: BatchOperations, tool: str, agent_name: str | None, arguments: Args
+    ) -> None:
+        self.ops = ops
+        self.tool = tool
+        self.agent_name = agent_name
+        self.arguments = arguments
+        self.written: list[tuple[str, int]] = []
+        self._spec = _TOOLS[tool]
+
+    @property
+    def agent(self) -> str:
+        """The agent's name, for tools that need one (they run only when it is set)."""
+        return self.agent_name or ""
+
+    def operation(self) -> Operation[Result]:
+        """Validate the arguments, then run the tool; raises what ``failure`` reports."""
+        settings = self.ops.settings
         args = validate_arguments(
-            tool,
-            arguments,
-            max_key_length=mesh.settings.max_key_length,
-            max_name_length=mesh.settings.max_name_length,
+            self.tool,
+            self.arguments,
+            max_key_length=settings.max_key_length,
+            max_name_length=settings.max_name_length,
         )
-        if spec.needs_agent and not agent:
+        if self._spec.needs_agent and not self.agent_name:
             raise SynthaToolError(
                 "Agent name not set",
-                tool=tool,
+                tool=self.tool,
                 suggestions=["Create the ToolHandler with agent_name=... or call set_agent_name"],
             )
-        return spec.run(mesh, agent, args)
-    except SynthaError as e:
-        _log_refusal(tool, agent, arguments, e)
-        return {
-            "success": False,
-            "error": e.message,
-            "suggestion": e.suggestion or f"Check the arguments: {describe_parameters(tool)}",
-            **spec.failure_keys(agent, arguments),
-            **_error_details(e),
-        }
-    except Exception as e:
+        return (yield from self._spec.run(self, args))
+
+    def failure(self, error: Exception) -> Result:
+        """The result of a call that raised ``error``."""
+        keys = self._spec.failure_keys(self.agent_name, self.arguments)
+        if isinstance(error, SynthaError):
+            self._log_refusal(error)
+            return {
+                "success": False,
+                "error": error.message,
+                "suggestion": error.suggestion
+                or f"Check the arguments: {describe_parameters(self.tool)}",
+                **keys,
+                **_error_details(error),
+            }
         # A bug or an unmapped driver error: still a result, never an exception
         # into the agent loop; the traceback goes to the log for the operator.
-        log.exception("tool %s failed unexpectedly", tool, extra={"agent_name": agent})
+        log.error(
+            "tool %s failed unexpectedly",
+            self.tool,
+            exc_info=error,
+            extra={"agent_name": self.agent_name},
+        )
         return {
             "success": False,
-            "error": f"Internal error in {tool}: {type(e).__name__}: {e}",
+            "error": f"Internal error in {self.tool}: {type(error).__name__}: {error}",
             "suggestion": "Retry the call; if it keeps failing, report it to the operator",
-            **spec.failure_keys(agent, arguments),
+            **keys,
         }
+
+    def _log_refusal(self, error: SynthaError) -> None:
+        if isinstance(error, SynthaPermissionError):
+            security.log_security_event(
+                "post_refused",
+                "MEDIUM",
+                error.message,
+                agent_name=self.agent_name,
+                tool=self.tool,
+                topics=self.arguments.get("topics"),
+                allowed_topics=error.context.get("allowed_topics"),
+            )

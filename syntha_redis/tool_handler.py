@@ -4,6 +4,8 @@ The agent's identity is the handler's ``agent_name``, set by the application,
 never taken from tool arguments, so a model cannot act as another agent.
 Access is the tools of the agent's role ∩ ``allowed_tools`` −
 ``denied_tools`` (``None`` means no restriction, ``[]`` means none allowed).
+``BaseToolHandler`` holds that access control and the schemas, shared with
+``AsyncToolHandler``; what a tool does is ``syntha_redis.tool_calls``.
 """
 
 from __future__ import annotations
@@ -11,32 +13,33 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from syntha_redis.logging import get_security_logger
 from syntha_redis.roles import PREDEFINED_ROLES
-from syntha_redis.tool_calls import run_tool
+from syntha_redis.tool_calls import ToolCall
 from syntha_redis.tool_factory import SynthaToolFactory
 from syntha_redis.tool_schemas import TOOL_NAMES, get_all_tool_schemas, preview
 
 if TYPE_CHECKING:
-    from syntha_redis.context import ContextMesh
+    from syntha_redis.context import BaseContextMesh, ContextMesh
 
-__all__ = ["ToolHandler", "HybridToolHandler"]
+__all__ = ["BaseToolHandler", "ToolHandler", "HybridToolHandler"]
 
 log = logging.getLogger("syntha_redis.tools")
 security = get_security_logger("tools")
 
 Result = dict[str, Any]
 UserToolHandler = Callable[..., Any]
+MeshT = TypeVar("MeshT", bound="BaseContextMesh")
 
 
-class ToolHandler:
-    """Runs the seven Syntha tools for one agent, with access control."""
+class BaseToolHandler(Generic[MeshT]):
+    """One agent's access to the seven tools: roles, allow/deny lists, schemas."""
 
     def __init__(
         self,
-        context_mesh: ContextMesh,
+        context_mesh: MeshT,
         agent_name: str | None = None,
         allowed_tools: list[str] | None = None,
         denied_tools: list[str] | None = None,
@@ -48,7 +51,6 @@ class ToolHandler:
         self.denied_tools: set[str] = set(denied_tools or ())
         self.role_based_access: dict[str, list[str]] = dict(role_based_access or {})
         self.agent_role: str | None = None
-        self.tool_factory = SynthaToolFactory(self)
 
     # -- access control ------------------------------------------------------
 
@@ -119,23 +121,8 @@ class ToolHandler:
             "total_possible": len(TOOL_NAMES),
         }
 
-    @property
-    def all_handlers(self) -> dict[str, Callable[..., Result]]:
-        """Tool name → callable, for every tool (Syntha exposes this mapping)."""
-        return {name: functools.partial(self.handle_tool_call, name) for name in TOOL_NAMES}
-
-    @property
-    def handlers(self) -> dict[str, Callable[..., Result]]:
-        """Tool name → callable, for the tools this agent may use."""
-        return {
-            name: functools.partial(self.handle_tool_call, name)
-            for name in self.get_available_tools()
-        }
-
-    # -- calls -----------------------------------------------------------------
-
-    def handle_tool_call(self, tool_name: str, /, **kwargs: Any) -> Result:
-        """Run one tool call from a model; returns a result dict and never raises."""
+    def _refusal(self, tool_name: str) -> Result | None:
+        """The result for a call this agent may not make (unknown or denied tool)."""
         available = self.get_available_tools()
         if tool_name not in TOOL_NAMES:
             return {
@@ -159,7 +146,10 @@ class ToolHandler:
                 "available_tools": available,
                 "agent_role": self.agent_role,
             }
-        return run_tool(self.context_mesh, self.agent_name, tool_name, kwargs)
+        return None
+
+    def _tool_call(self, tool_name: str, arguments: dict[str, Any]) -> ToolCall:
+        return ToolCall(self.context_mesh._ops, tool_name, self.agent_name, arguments)
 
     # -- schemas -----------------------------------------------------------------
 
@@ -190,6 +180,51 @@ class ToolHandler:
     def get_syntha_schemas_only(self) -> list[dict[str, Any]]:
         """All seven schemas, whatever this agent may use."""
         return get_all_tool_schemas()
+
+
+class ToolHandler(BaseToolHandler["ContextMesh"]):
+    """Runs the seven Syntha tools for one agent, with access control."""
+
+    def __init__(
+        self,
+        context_mesh: ContextMesh,
+        agent_name: str | None = None,
+        allowed_tools: list[str] | None = None,
+        denied_tools: list[str] | None = None,
+        role_based_access: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(context_mesh, agent_name, allowed_tools, denied_tools, role_based_access)
+        self.tool_factory = SynthaToolFactory(self)
+
+    # -- calls -----------------------------------------------------------------
+
+    @property
+    def all_handlers(self) -> dict[str, Callable[..., Result]]:
+        """Tool name → callable, for every tool (Syntha exposes this mapping)."""
+        return {name: functools.partial(self.handle_tool_call, name) for name in TOOL_NAMES}
+
+    @property
+    def handlers(self) -> dict[str, Callable[..., Result]]:
+        """Tool name → callable, for the tools this agent may use."""
+        return {
+            name: functools.partial(self.handle_tool_call, name)
+            for name in self.get_available_tools()
+        }
+
+    def handle_tool_call(self, tool_name: str, /, **kwargs: Any) -> Result:
+        """Run one tool call from a model; returns a result dict and never raises."""
+        refusal = self._refusal(tool_name)
+        if refusal is not None:
+            return refusal
+        call = self._tool_call(tool_name, kwargs)
+        mesh = self.context_mesh
+        try:
+            result = mesh._store.run(call.operation())
+            for key, version in call.written:
+                mesh._after_write(key, version)
+        except Exception as e:
+            return call.failure(e)
+        return result
 
     def create_hybrid_handler(
         self, user_tool_handler: UserToolHandler | None = None

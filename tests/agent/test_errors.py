@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from syntha_redis import ContextMesh
+from syntha_redis.store import Call
 from syntha_redis.tools import ToolHandler
 
 
@@ -34,10 +35,11 @@ def test_unreachable_redis_becomes_a_result_naming_the_server() -> None:
 def test_an_unexpected_exception_is_a_result_and_a_logged_traceback(
     mesh: ContextMesh, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(agent_name: str) -> list[object]:
+    def broken(call: Call) -> object:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(mesh, "get_visible_items", broken)
+    # the store is the tools' one path to Redis; a bug below it must still be a result
+    monkeypatch.setattr(mesh._store, "execute", broken)
     with caplog.at_level(logging.ERROR, logger="syntha_redis.tools"):
         result = ToolHandler(mesh, "Alice").handle_tool_call("get_context")
     assert result["success"] is False and "disk on fire" in result["error"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 import syntha.tools as upstream
 
 from syntha_redis import ContextMesh
+from syntha_redis.store import Call
 from syntha_redis.tools import (
     ToolHandler,
     create_hybrid_tool_handler,
@@ -92,6 +94,32 @@ def test_get_context_with_keys_skips_missing_and_invisible(
     result = alice.handle_tool_call("get_context", keys=["plan", "secret", "nope"])
     assert result["context"] == {"plan": "launch"}
     assert result["keys_requested"] == ["plan", "secret", "nope"]
+
+
+def test_get_context_reads_many_keys_in_one_round_trip(
+    mesh: ContextMesh, alice: ToolHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mesh.push_many([{"key": f"k{i}", "value": i} for i in range(50)])
+    sent: list[Call] = []
+    execute = mesh._store.execute
+    monkeypatch.setattr(mesh._store, "execute", lambda call: sent.append(call) or execute(call))
+    wanted = [f"k{i}" for i in range(50)] + ["nope"]
+    result = alice.handle_tool_call("get_context", keys=wanted)
+    assert result["context"] == {f"k{i}": i for i in range(50)}
+    assert [call.name for call in sent] == ["get_many"]
+
+
+def test_get_context_beyond_the_batch_limit_fails_with_a_suggestion(
+    mesh_factory: Callable[..., ContextMesh],
+) -> None:
+    mesh = mesh_factory(max_batch_items=3)
+    mesh.push("a", 1)
+    alice = ToolHandler(mesh, "Alice")
+    assert alice.handle_tool_call("get_context", keys=["a", "b", "c"])["context"] == {"a": 1}
+    result = alice.handle_tool_call("get_context", keys=["a", "b", "c", "d"])
+    assert result["success"] is False and "the limit is 3" in result["error"]
+    assert "at most 3 keys" in result["suggestion"]
+    assert result["context"] == {} and result["keys_requested"] == ["a", "b", "c", "d"]
 
 
 # -- push_context ------------------------------------------------------------------
