@@ -123,7 +123,8 @@ def bench_metrics(url: str | None, n: int, rounds: int) -> None:
     """Push with Prometheus metrics on vs off (Settings.metrics_enabled)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     on, off = (ContextMesh(user_id="bench", redis_url=url, key_prefix=prefix,
-                           auto_cleanup=False, metrics_enabled=enabled) for enabled in (True, False))
+                           auto_cleanup=False, metrics_enabled=enabled)
+               for enabled in (True, False))
     print(f"\n[{url or 'embedded'}] {'metrics':<34} {'on':>12} {'off':>12} {'ratio':>8}")
     compare("push (1 topic), metrics on vs off",
             lambda i: on.push(f"k{i}", VALUE, topics=["sales"]),
