@@ -30,6 +30,12 @@ log = logging.getLogger("syntha_redis.events")
 DRAIN_LIMIT = 1000
 
 
+def backoff(failures: int, ceiling: float) -> float:
+    """Pause before re-subscribing after ``failures`` failures in a row: a refused
+    SSUBSCRIBE (e.g. NOPERM) must not turn the watcher into a busy loop."""
+    return min(ceiling, 0.05 * 2 ** min(failures, 10))
+
+
 class WakeListener:
     """Sync listener on one channel, on its own connection of ``client``."""
 
@@ -38,6 +44,7 @@ class WakeListener:
         self._channel = channel
         self._pubsub: Any = None
         self._closed = False
+        self._failures = 0
         self._subscribe()
 
     def _subscribe(self) -> None:
@@ -57,7 +64,9 @@ class WakeListener:
                 self._subscribe()
             return
         try:
-            if self._pubsub.get_sharded_message(timeout=seconds) is None:
+            message = self._pubsub.get_sharded_message(timeout=seconds)
+            self._failures = 0
+            if message is None:
                 return
             for _ in range(DRAIN_LIMIT):
                 if self._pubsub.get_sharded_message(timeout=0) is None:
@@ -66,6 +75,8 @@ class WakeListener:
             # redis-py's own reconnect retries are spent; the caller re-reads the stream
             log.warning("watch: wake-up connection lost (%s); re-subscribing", e)
             self._drop()
+            time.sleep(backoff(self._failures, seconds))
+            self._failures += 1
             self._subscribe()
 
     def _drop(self) -> None:
@@ -90,6 +101,7 @@ class AsyncWakeListener:
         self._pubsub: Any = None
         self._started = False
         self._closed = False
+        self._failures = 0
 
     async def start(self) -> None:
         if self._started:
@@ -113,7 +125,9 @@ class AsyncWakeListener:
                 await self._subscribe()
             return
         try:
-            if await self._pubsub.get_message(timeout=seconds) is None:
+            message = await self._pubsub.get_message(timeout=seconds)
+            self._failures = 0
+            if message is None:
                 return
             for _ in range(DRAIN_LIMIT):
                 if await self._pubsub.get_message(timeout=0) is None:
@@ -121,6 +135,8 @@ class AsyncWakeListener:
         except (redis.RedisError, OSError) as e:
             log.warning("watch: wake-up connection lost (%s); re-subscribing", e)
             await self._drop()
+            await asyncio.sleep(backoff(self._failures, seconds))
+            self._failures += 1
             await self._subscribe()
 
     async def _drop(self) -> None:

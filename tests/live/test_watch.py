@@ -158,3 +158,10 @@ def test_watch_ends_after_timeout_without_events(mesh: ContextMesh) -> None:
 def test_bad_cursor_is_refused(mesh: ContextMesh, since: object) -> None:
     with pytest.raises(SynthaValidationError):
         mesh.watch("a", since=since)  # type: ignore[arg-type]
+
+
+def test_a_refused_wake_subscription_backs_off_instead_of_spinning() -> None:
+    from syntha_redis.wakeups import backoff
+
+    pauses = [backoff(n, 1.0) for n in range(8)]
+    assert pauses[0] > 0 and pauses == sorted(pauses) and pauses[-1] == 1.0
