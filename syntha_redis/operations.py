@@ -27,7 +27,7 @@ from syntha_redis.exceptions import (
 from syntha_redis.models import ContextItem
 from syntha_redis.store import CommandCall, Operation, ScriptCall
 
-__all__ = ["MeshOperations", "TopicDeletion", "Stats"]
+__all__ = ["MeshOperations", "TopicDeletion", "Stats", "group_by_topic"]
 
 CLEAR_CHUNK = 10_000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
@@ -60,6 +60,21 @@ def _text(raw: Any) -> str:
 def _tokens(csv: Any) -> list[str]:
     text = _text(csv) if csv else ""
     return [keys.decode(t) for t in text.split(",")] if text else []
+
+
+def group_by_topic(topics: list[str], items: list[ContextItem]) -> dict[str, list[str]]:
+    """``{topic: [keys]}`` for each of ``topics``, plus ``"other"`` for the rest."""
+    by_topic: dict[str, list[str]] = {t: [] for t in topics}
+    other = []
+    for item in items:
+        placed = [t for t in item.topics if t in by_topic]
+        for topic in placed:
+            by_topic[topic].append(item.key)
+        if not placed:
+            other.append(item.key)
+    if other:
+        by_topic["other"] = other
+    return by_topic
 
 
 class MeshOperations:
@@ -294,18 +309,7 @@ class MeshOperations:
     def keys_by_topic(self, agent_name: str) -> Operation[dict[str, list[str]]]:
         """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""
         topics, items = yield from self.visible_items(agent_name, with_values=False)
-        by_topic: dict[str, list[str]] = {t: [] for t in topics}
-        other = []
-        for item in items:
-            placed = [t for t in item.topics if t in by_topic]
-            for topic in placed:
-                by_topic[topic].append(item.key)
-            if not placed:
-                other.append(item.key)
-        if other:
-            by_topic["other"] = other
-        return by_topic
-
+        return group_by_topic(topics, items)
     def remove(self, key: str) -> Operation[bool]:
         reply = yield from self._mutate("remove", self.key_token(key))
         return int(reply[0]) == 1

@@ -28,6 +28,7 @@ from syntha_redis.exceptions import (
     SynthaToolError,
 )
 from syntha_redis.logging import get_security_logger
+from syntha_redis.operations import group_by_topic
 from syntha_redis.store import Operation
 from syntha_redis.tool_schemas import describe_parameters, validate_arguments
 
@@ -109,12 +110,12 @@ def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
 
 
 def _list_context(call: ToolCall, args: Args) -> Operation[Result]:
-    keys = yield from call.ops.visible_keys(call.agent)
-    by_topic = yield from call.ops.keys_by_topic(call.agent)
-    topics = yield from call.ops.topics_for_agent(call.agent)
+    # one read, so the keys, their grouping and the topics agree with each other
+    topics, items = yield from call.ops.visible_items(call.agent, with_values=False)
+    keys = [item.key for item in items]
     return {
         "success": True,
-        "keys_by_topic": by_topic,
+        "keys_by_topic": group_by_topic(topics, items),
         "all_accessible_keys": keys,
         "topics_subscribed": topics,
         "message": "Use these keys with get_context tool. "

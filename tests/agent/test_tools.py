@@ -96,13 +96,20 @@ def test_get_context_with_keys_skips_missing_and_invisible(
     assert result["keys_requested"] == ["plan", "secret", "nope"]
 
 
+@pytest.fixture
+def sent(mesh: ContextMesh, monkeypatch: pytest.MonkeyPatch) -> list[Call]:
+    """Every call the mesh's store sends to Redis from now on (one per round trip)."""
+    calls: list[Call] = []
+    execute = mesh._store.execute
+    monkeypatch.setattr(mesh._store, "execute", lambda call: calls.append(call) or execute(call))
+    return calls
+
+
 def test_get_context_reads_many_keys_in_one_round_trip(
-    mesh: ContextMesh, alice: ToolHandler, monkeypatch: pytest.MonkeyPatch
+    mesh: ContextMesh, alice: ToolHandler, sent: list[Call]
 ) -> None:
     mesh.push_many([{"key": f"k{i}", "value": i} for i in range(50)])
-    sent: list[Call] = []
-    execute = mesh._store.execute
-    monkeypatch.setattr(mesh._store, "execute", lambda call: sent.append(call) or execute(call))
+    sent.clear()
     wanted = [f"k{i}" for i in range(50)] + ["nope"]
     result = alice.handle_tool_call("get_context", keys=wanted)
     assert result["context"] == {f"k{i}": i for i in range(50)}
@@ -246,6 +253,13 @@ def test_list_context_groups_keys_by_topic(mesh: ContextMesh, alice: ToolHandler
     assert sorted(result["all_accessible_keys"]) == ["deal", "memo"]
     assert result["topics_subscribed"] == ["sales"]
     assert result["total_keys"] == 2 and result["agent_name"] == "Alice"
+
+
+def test_list_context_is_one_read(mesh: ContextMesh, alice: ToolHandler, sent: list[Call]) -> None:
+    mesh.push("memo", "v")
+    sent.clear()
+    assert alice.handle_tool_call("list_context")["all_accessible_keys"] == ["memo"]
+    assert [call.name for call in sent] == ["visible"]
 
 
 def test_subscribe_replaces_the_agents_topics(mesh: ContextMesh, alice: ToolHandler) -> None:
