@@ -33,7 +33,7 @@ DRAIN_LIMIT = 1000
 def backoff(failures: int, ceiling: float) -> float:
     """Pause before re-subscribing after ``failures`` failures in a row: a refused
     SSUBSCRIBE (e.g. NOPERM) must not turn the watcher into a busy loop."""
-    return min(ceiling, 0.05 * 2 ** min(failures, 10))
+    return min(ceiling, 0.05 * float(2 ** min(failures, 10)))
 
 
 class WakeListener:
