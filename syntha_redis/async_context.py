@@ -105,8 +105,7 @@ class AsyncContextMesh(BaseContextMesh):
         return await self._run(self._ops.get_many(keys, agent_name))
 
     async def get(self, key: str, agent_name: str | None = None) -> Any:
-        item = await self.get_item(key, agent_name)
-        return None if item is None else item.value
+        return await self._run(self._ops.get_value(key, agent_name))
 
     async def get_item(self, key: str, agent_name: str | None = None) -> ContextItem | None:
         return await self._run(self._ops.get_item(key, agent_name))

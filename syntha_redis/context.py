@@ -228,8 +228,7 @@ class ContextMesh(BaseContextMesh):
 
     def get(self, key: str, agent_name: str | None = None) -> Any:
         """The value, or None if missing, expired or not visible to ``agent_name``."""
-        item = self.get_item(key, agent_name)
-        return None if item is None else item.value
+        return self._store.run(self._ops.get_value(key, agent_name))
 
     def get_item(self, key: str, agent_name: str | None = None) -> ContextItem | None:
         """The item with its metadata (version, author, times, routing)."""

@@ -277,6 +277,15 @@ class MeshOperations:
             return None
         return self._item(key, [tok, *reply[1:]])
 
+    def get_value(self, key: str, agent_name: str | None = None) -> Operation[Any]:
+        """Just the value (``get()``): no metadata to fetch or build."""
+        if agent_name is not None:
+            item = yield from self.get_item(key, agent_name)
+            return None if item is None else item.value
+        name = self.keys.root + keys.ITEM + self.key_token(key)
+        data = yield CommandCall(("HGET", name, "value"))
+        return None if data is None else decode_value(data)
+
     def visible_rows(
         self, agent_name: str, with_values: bool = True
     ) -> Operation[tuple[list[str], list[list[Any]]]]:

@@ -25,13 +25,13 @@ def timed(operation: str, outcome: str = "ok") -> float:
 
 def test_each_operation_is_counted_and_timed(mesh_factory: Callable[..., ContextMesh]) -> None:
     mesh = mesh_factory(metrics_enabled=True)
-    pushes, gets, visible = count("push"), timed("get_item"), count("visible_values")
+    pushes, gets, visible = count("push"), timed("get_value"), count("visible_values")
     mesh.push("a", 1)
     mesh.push("b", 2)
     mesh.get("a", "agent")
     mesh.get_all_for_agent("agent")
     assert count("push") == pushes + 2
-    assert timed("get_item") == gets + 1
+    assert timed("get_value") == gets + 1
     assert count("visible_values") == visible + 1
 
 
