@@ -48,7 +48,10 @@ class Settings(BaseModel):
     stream_idle_seconds: float = Field(
         30 * 86400, gt=0, description="an idle user's stream expires after this"
     )
-    operation_ttl_seconds: float = Field(600, gt=0, description="how long retries dedupe")
+    # Covers redis-py's whole retry window (retries x socket_timeout + backoff,
+    # ~21 s by default); each record costs ~170 B while it lives, so memory for
+    # retry safety is bounded by the write rate x this, not by the items stored.
+    operation_ttl_seconds: float = Field(60, gt=0, description="how long retries dedupe")
     prune_batch: int = Field(100, gt=0, description="expired items pruned per script call")
 
     pool_size: int = Field(50, gt=0, description="max Redis connections per process")
