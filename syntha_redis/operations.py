@@ -279,11 +279,11 @@ class MeshOperations:
 
     def get_value(self, key: str, agent_name: str | None = None) -> Operation[Any]:
         """Just the value (``get()``): no metadata to fetch or build."""
+        tok = self.key_token(key)
         if agent_name is not None:
-            item = yield from self.get_item(key, agent_name)
-            return None if item is None else item.value
-        name = self.keys.root + keys.ITEM + self.key_token(key)
-        data = yield CommandCall(("HGET", name, "value"))
+            reply = yield self._script("get", tok, self.name_token(agent_name, "agent_name"))
+            return decode_value(reply[1]) if int(reply[0]) else None
+        data = yield CommandCall(("HGET", self.keys.root + keys.ITEM + tok, "value"))
         return None if data is None else decode_value(data)
 
     def visible_rows(
