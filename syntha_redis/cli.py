@@ -4,7 +4,8 @@ Each command group is a function that adds its subcommands to the parser and
 sets ``handler`` on them; to add a group (``demo``, ``stats``, ``health``,
 ...) append its function to ``COMMAND_GROUPS``. Redis is chosen like
 everywhere else (``--redis-url`` or ``SYNTHA_REDIS_URL``); the snapshot
-database with ``--dsn`` (or ``SYNTHA_SNAPSHOT_DSN``) or ``--sqlite PATH``.
+database with ``--dsn`` (or ``SYNTHA_DB_URL`` / ``DATABASE_URL``, as meshes do) or
+``--sqlite PATH``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from syntha_redis.cli_mesh import mesh_commands
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 from syntha_redis.mcp_server import mcp_commands
+from syntha_redis.persistence import DATABASE_URL_VARIABLES
 
 __all__ = ["main", "build_parser", "COMMAND_GROUPS"]
 
@@ -34,7 +36,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _database(args: argparse.Namespace) -> Any:
     from syntha_redis.snapshot import PostgresDB, SqliteDB
 
-    dsn = args.dsn or os.environ.get("SYNTHA_SNAPSHOT_DSN")
+    dsn = args.dsn or next(
+        (os.environ[v] for v in DATABASE_URL_VARIABLES if os.environ.get(v)), None
+    )
     if args.sqlite:
         db: Any = SqliteDB(args.sqlite, table_prefix=args.table_prefix)
     elif dsn:
@@ -43,7 +47,7 @@ def _database(args: argparse.Namespace) -> Any:
         raise SynthaConfigurationError(
             "no snapshot database given",
             config_key="dsn",
-            suggestions=["Pass --dsn postgresql://... (or set SYNTHA_SNAPSHOT_DSN), "
+            suggestions=["Pass --dsn postgresql://... (or set SYNTHA_DB_URL), "
                          "or --sqlite PATH"],
         )
     db.migrate()
@@ -123,7 +127,7 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     snapshot = commands.add_parser("snapshot", help="the durable snapshot (Postgres / SQLite)")
     sub = snapshot.add_subparsers(dest="action", required=True)
     db = argparse.ArgumentParser(add_help=False, parents=[common])
-    db.add_argument("--dsn", help="Postgres connection string (default $SYNTHA_SNAPSHOT_DSN)")
+    db.add_argument("--dsn", help="Postgres connection string (default $SYNTHA_DB_URL)")
     db.add_argument("--sqlite", metavar="PATH", help="use a SQLite snapshot file instead")
     db.add_argument("--table-prefix", default="syntha_")
 
