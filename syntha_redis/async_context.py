@@ -19,8 +19,8 @@ from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
 from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import ContextItem
-from syntha_redis.operations import TopicDeletion
 from syntha_redis.store import AsyncStore, Operation
+from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["AsyncContextMesh"]
 

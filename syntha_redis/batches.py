@@ -13,8 +13,9 @@ from typing import Any
 
 from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.models import ContextItem
-from syntha_redis.operations import MeshOperations, _text
+from syntha_redis.operations import _text
 from syntha_redis.store import Operation
+from syntha_redis.topic_operations import TopicOperations
 
 __all__ = ["BatchOperations"]
 
@@ -24,7 +25,7 @@ _PUSH_FIELDS = frozenset(
 )
 
 
-class BatchOperations(MeshOperations):
+class BatchOperations(TopicOperations):
     """The mesh's operations plus ``push_many`` and ``get_many``."""
 
     def _batch_size(self, count: int, what: str) -> None:

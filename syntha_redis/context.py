@@ -20,8 +20,8 @@ from syntha_redis.events import ChangeEvent, Watch
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem
-from syntha_redis.operations import TopicDeletion
 from syntha_redis.store import Store
+from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["BaseContextMesh", "ContextMesh", "build_settings"]
 

@@ -27,19 +27,12 @@ from syntha_redis.exceptions import (
 from syntha_redis.models import ContextItem
 from syntha_redis.store import CommandCall, Operation, ScriptCall
 
-__all__ = ["MeshOperations", "TopicDeletion", "Stats", "group_by_topic"]
+__all__ = ["MeshOperations", "Stats", "group_by_topic"]
 
 CLEAR_CHUNK = 10_000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
 ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
-
-
-@dataclass(frozen=True)
-class TopicDeletion:
-    existed: bool
-    items_deleted: int
-    subscribers_affected: int
 
 
 @dataclass(frozen=True)
@@ -232,7 +225,7 @@ class MeshOperations:
             )
         if code == "denied":
             topic = keys.decode(_text(reply[3]))
-            allowed = yield from self.get_agent_post_permissions(agent or "")
+            allowed = yield from self._members(self.keys.post_permissions(agent or ""))
             raise SynthaPermissionError(
                 f"agent {agent!r} may not post to topic {topic!r}",
                 agent=agent,
@@ -373,65 +366,6 @@ class MeshOperations:
             if int(reply[2]) == 0 or int(reply[1]) == 0:
                 return pruned
 
-    # -- topics and permissions ----------------------------------------------------
-
-    def subscribe(self, agent_name: str, topics: list[str], replace: bool) -> Operation[list[str]]:
-        agent = self.name_token(agent_name, "agent_name")
-        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
-        reply = yield from self._mutate(
-            "subscribe",
-            agent,
-            ",".join(keys.encode(t) for t in wanted),
-            "replace" if replace else "add",
-            self.settings.max_topics_per_agent,
-        )
-        if int(reply[0]) == 0:
-            raise SynthaValidationError(
-                f"agent {agent_name!r} would follow {int(reply[2])} topics; "
-                f"the limit is {int(reply[3])}",
-                field="topics",
-                suggestions=["Unsubscribe from topics the agent no longer needs"],
-            )
-        return _tokens(reply[2])
-
-    def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[list[str]]:
-        """Returns the topics actually removed."""
-        agent = self.name_token(agent_name, "agent_name")
-        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
-        reply = yield from self._mutate(
-            "unsubscribe", agent, ",".join(keys.encode(t) for t in wanted)
-        )
-        return _tokens(reply[2])
-
-    def delete_topic(self, topic: str) -> Operation[TopicDeletion]:
-        reply = yield from self._mutate("delete_topic", self.name_token(topic, "topic"))
-        return TopicDeletion(int(reply[0]) == 1, int(reply[1]), int(reply[2]))
-
     def _members(self, key: str) -> Operation[list[str]]:
         reply = yield CommandCall(("SMEMBERS", key))
         return sorted(keys.decode(m) for m in reply)
-
-    def topics_for_agent(self, agent_name: str) -> Operation[list[str]]:
-        self.name_token(agent_name, "agent_name")
-        return (yield from self._members(self.keys.agent_topics(agent_name)))
-
-    def subscribers_for_topic(self, topic: str) -> Operation[list[str]]:
-        self.name_token(topic, "topic")
-        return (yield from self._members(self.keys.topic_subscribers(topic)))
-
-    def all_topics(self) -> Operation[list[str]]:
-        return (yield from self._members(self.keys.all_topics))
-
-    def set_post_permissions(self, agent_name: str, topics: list[str]) -> Operation[None]:
-        agent = self.name_token(agent_name, "agent_name")
-        allowed = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
-        yield from self._mutate("permissions", agent, ",".join(keys.encode(t) for t in allowed))
-
-    def get_agent_post_permissions(self, agent_name: str) -> Operation[list[str]]:
-        self.name_token(agent_name, "agent_name")
-        return (yield from self._members(self.keys.post_permissions(agent_name)))
-
-    def can_post(self, agent_name: str, topic: str) -> Operation[bool]:
-        self.name_token(topic, "topic")
-        allowed = yield from self.get_agent_post_permissions(agent_name)
-        return not allowed or topic in allowed

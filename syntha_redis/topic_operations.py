@@ -1,0 +1,84 @@
+"""Topic subscriptions and post permissions: the operations that route items.
+
+Split from ``operations`` (items) to keep each module one job; the mesh uses
+``batches.BatchOperations``, which has both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from syntha_redis import keys
+from syntha_redis.exceptions import SynthaValidationError
+from syntha_redis.operations import MeshOperations, _tokens
+from syntha_redis.store import Operation
+
+__all__ = ["TopicDeletion", "TopicOperations"]
+
+
+@dataclass(frozen=True)
+class TopicDeletion:
+    existed: bool
+    items_deleted: int
+    subscribers_affected: int
+
+
+class TopicOperations(MeshOperations):
+    """Item operations plus who follows which topic and who may post where."""
+
+    def subscribe(self, agent_name: str, topics: list[str], replace: bool) -> Operation[list[str]]:
+        agent = self.name_token(agent_name, "agent_name")
+        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        reply = yield from self._mutate(
+            "subscribe",
+            agent,
+            ",".join(keys.encode(t) for t in wanted),
+            "replace" if replace else "add",
+            self.settings.max_topics_per_agent,
+        )
+        if int(reply[0]) == 0:
+            raise SynthaValidationError(
+                f"agent {agent_name!r} would follow {int(reply[2])} topics; "
+                f"the limit is {int(reply[3])}",
+                field="topics",
+                suggestions=["Unsubscribe from topics the agent no longer needs"],
+            )
+        return _tokens(reply[2])
+
+    def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[list[str]]:
+        """Returns the topics actually removed."""
+        agent = self.name_token(agent_name, "agent_name")
+        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        reply = yield from self._mutate(
+            "unsubscribe", agent, ",".join(keys.encode(t) for t in wanted)
+        )
+        return _tokens(reply[2])
+
+    def delete_topic(self, topic: str) -> Operation[TopicDeletion]:
+        reply = yield from self._mutate("delete_topic", self.name_token(topic, "topic"))
+        return TopicDeletion(int(reply[0]) == 1, int(reply[1]), int(reply[2]))
+
+    def topics_for_agent(self, agent_name: str) -> Operation[list[str]]:
+        self.name_token(agent_name, "agent_name")
+        return (yield from self._members(self.keys.agent_topics(agent_name)))
+
+    def subscribers_for_topic(self, topic: str) -> Operation[list[str]]:
+        self.name_token(topic, "topic")
+        return (yield from self._members(self.keys.topic_subscribers(topic)))
+
+    def all_topics(self) -> Operation[list[str]]:
+        return (yield from self._members(self.keys.all_topics))
+
+    def set_post_permissions(self, agent_name: str, topics: list[str]) -> Operation[None]:
+        agent = self.name_token(agent_name, "agent_name")
+        allowed = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        yield from self._mutate("permissions", agent, ",".join(keys.encode(t) for t in allowed))
+
+    def get_agent_post_permissions(self, agent_name: str) -> Operation[list[str]]:
+        self.name_token(agent_name, "agent_name")
+        return (yield from self._members(self.keys.post_permissions(agent_name)))
+
+    def can_post(self, agent_name: str, topic: str) -> Operation[bool]:
+        self.name_token(topic, "topic")
+        allowed = yield from self.get_agent_post_permissions(agent_name)
+        return not allowed or topic in allowed
