@@ -201,6 +201,9 @@ class Watch(Iterator[ChangeEvent]):
         self._store = store
         # subscribe before the first read, so no change after that read goes unnoticed
         self._wake = WakeListener(store.client, ops.keys.wake_channel)
+        if self._state.cursor.event_id == "$":
+            # "new changes" means after watch() returned, not after the first next()
+            store.run(self._state.watch())
 
     @property
     def cursor(self) -> str:

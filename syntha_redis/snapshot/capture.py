@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from syntha_redis import keys
@@ -275,6 +276,24 @@ class Snapshotter:
             batch.agents += self.read_subscriptions(user, ver, seen)
         return batch
 
+    def _evalsha_each(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        """EVALSHA each call, errors as values: one pipeline on a single Redis; one
+        call at a time on a Cluster, where redis-py refuses scripts in pipelines."""
+        if isinstance(self.client, RedisCluster):
+            replies: list[Any] = []
+            for args in calls:
+                try:
+                    replies.append(self.client.evalsha(*args))
+                except redis.ResponseError as e:  # NOSCRIPT & co. are values, as in a pipeline
+                    replies.append(e)
+                except redis.RedisError as e:
+                    raise translate_error(e, self.settings, "snapshot_read") from e
+            return replies
+        pipe = self.client.pipeline(transaction=False)
+        for args in calls:
+            pipe.evalsha(*args)
+        return list(self.call(pipe.execute, raise_on_error=False))
+
     def read_items(self, wanted: list[tuple[str, str]]) -> list[ItemRow]:
         """Current rows of (user, key token) pairs; items already gone are skipped.
 
@@ -286,10 +305,9 @@ class Snapshotter:
         script = SCRIPTS["snapshot_read"]
         replies = None
         for _ in range(2):  # the script cache is volatile: load once and retry
-            pipe = self.client.pipeline(transaction=False)
-            for user, toks in by_user.items():
-                pipe.evalsha(script.sha, 1, self.user_keys(user).root, *toks)
-            replies = self.call(pipe.execute, raise_on_error=False)
+            calls = [(script.sha, 1, self.user_keys(user).root, *toks)
+                     for user, toks in by_user.items()]
+            replies = self._evalsha_each(calls)
             if not any(isinstance(r, NoScriptError) for r in replies):
                 break
             self.call(self.client.script_load, script.source)

@@ -165,3 +165,9 @@ def test_a_refused_wake_subscription_backs_off_instead_of_spinning() -> None:
 
     pauses = [backoff(n, 1.0) for n in range(8)]
     assert pauses[0] > 0 and pauses == sorted(pauses) and pauses[-1] == 1.0
+
+
+def test_new_changes_count_from_the_watch_call_not_the_first_read(mesh: ContextMesh) -> None:
+    watch = mesh.watch("a", timeout=0)
+    mesh.push("after-watch", 1)
+    assert [e.key for e in watch] == ["after-watch"]
