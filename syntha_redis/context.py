@@ -7,7 +7,6 @@ and ``user_id`` sees the same context, immediately.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -24,8 +23,6 @@ from syntha_redis.store import Store
 from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["BaseContextMesh", "ContextMesh", "build_settings"]
-
-log = logging.getLogger("syntha_redis.context")
 
 # Syntha's database keywords. Each one means something here (see build_settings
 # and syntha_redis.persistence); anything else that is not a Settings field is an error.
@@ -132,9 +129,13 @@ class BaseContextMesh:
         elif set(database) - {"max_overflow"}:
             unused = sorted(set(database) - {"max_overflow"})
             raise SynthaConfigurationError(
-                f"database option(s) {', '.join(unused)} given without db_backend",
+                f"database option(s) {', '.join(unused)} given, but no snapshot database is "
+                f"used (db_backend={db_backend!r}, enable_persistence={enable_persistence})",
                 config_key=unused[0],
-                suggestions=['Pass db_backend="postgresql" or "sqlite" to use them'],
+                suggestions=[
+                    'Pass db_backend="postgresql" or "sqlite" (with enable_persistence=True) '
+                    "to use them, or drop them"
+                ],
             )
         self._closed = False
         if auto_cleanup:
