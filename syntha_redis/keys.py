@@ -172,9 +172,6 @@ class UserKeys:
     def wake_channel(self) -> str:
         return self.root + WAKE_CHANNEL
 
-    @property
-    def sweep_lease(self) -> str:
-        return self.root + SWEEP_LEASE
 
     def users_registry(self) -> str:
         return users_registry(self.prefix)
@@ -188,11 +185,3 @@ def users_registry(prefix: str) -> str:
 def outcomes_stream(prefix: str, namespace: str) -> str:
     """The stream of one OutcomeLogger namespace."""
     return f"{prefix}:{OUTCOMES}:{encode(namespace)}"
-
-
-def user_id_from_root(prefix: str, root: str) -> str:
-    """Inverse of ``UserKeys(prefix, user).root``."""
-    head = f"{prefix}:{{u:"
-    if not (root.startswith(head) and root.endswith("}:")):
-        raise SynthaValidationError(f"{root!r} is not a syntha_redis user root", field="root")
-    return decode(root[len(head) : -2])

@@ -34,7 +34,7 @@ def test_all_keys_of_a_user_hash_to_one_cluster_slot(user: str) -> None:
     names = keys.UserKeys("syntha", user)
     slot = key_slot(names.root.encode())
     for name in [
-        names.item("}{*"), names.stream, names.wake_channel, names.sweep_lease,
+        names.item("}{*"), names.stream, names.wake_channel, names.root + keys.SWEEP_LEASE,
         names.agent_topics("{evil}"), names.topic_subscribers("a:b"), names.items,
         names.post_permissions("*"), names.all_topics,
     ]:
