@@ -372,7 +372,8 @@ class Snapshotter:
                 start = f"({_text(ours[0]['last-delivered-id'])}"
                 if ours[0]["pending"]:
                     summary = self.call(self.client.xpending, stream, keys.SNAPSHOT_GROUP)
-                    found.append(_ms(summary["min"]))
+                    if summary["min"] is not None:  # acknowledged since XINFO answered
+                        found.append(_ms(summary["min"]))
             after = self.call(self.client.xrange, stream, start, count=1)
             found += [_ms(after[0][0])] if after else []
             if found:
