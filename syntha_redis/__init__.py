@@ -39,6 +39,7 @@ from syntha_redis.logging import (
     get_security_logger,
 )
 from syntha_redis.models import ContextItem
+from syntha_redis.persistence import DatabaseBackend, SQLiteBackend, create_database_backend
 from syntha_redis.prompts import (
     build_custom_prompt,
     build_message_prompt,
@@ -71,6 +72,7 @@ __all__ = [
     "build_message_prompt",
     "build_system_prompt",
     "configure_logging",
+    "create_database_backend",
     "create_framework_adapter",
     "create_multi_agent_handlers",
     "create_restricted_handler",
@@ -86,7 +88,9 @@ __all__ = [
     "inject_context_into_prompt",
     "ContextItem",
     "ContextMesh",
+    "DatabaseBackend",
     "ErrorHandler",
+    "SQLiteBackend",
     "Settings",
     "SynthaConfigurationError",
     "SynthaConflictError",

@@ -45,9 +45,25 @@ from syntha_redis.snapshot import (
 )
 from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
 
-__all__ = ["attach_backend", "create_database_backend", "SnapshotBackend", "DURABILITY"]
+__all__ = [
+    "attach_backend",
+    "create_database_backend",
+    "DatabaseBackend",
+    "SQLiteBackend",
+    "PostgreSQLBackend",
+    "SnapshotBackend",
+    "DURABILITY",
+]
 
 log = logging.getLogger("syntha_redis.persistence")
+
+# Syntha's names for its backend classes, so that code importing them keeps
+# importing (Syntha exports the first two from the package root). They are our
+# snapshot databases, which create_database_backend returns; Syntha's row-level
+# methods (save_context_item, ...) are not there, since the mesh owns the rows.
+DatabaseBackend = SnapshotDB
+SQLiteBackend = SqliteDB
+PostgreSQLBackend = PostgresDB
 
 DURABILITY = ("async", "sync")
 BACKENDS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
