@@ -226,6 +226,29 @@ class ToolHandler(BaseToolHandler["ContextMesh"]):
             return call.failure(e)
         return result
 
+    # Syntha's per-tool methods. Each is handle_tool_call for its tool, so the
+    # handler's access rules apply (Syntha's skipped them).
+    def handle_get_context(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("get_context", **kwargs)
+
+    def handle_push_context(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("push_context", **kwargs)
+
+    def handle_list_context(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("list_context", **kwargs)
+
+    def handle_subscribe_to_topics(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("subscribe_to_topics", **kwargs)
+
+    def handle_discover_topics(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("discover_topics", **kwargs)
+
+    def handle_unsubscribe_from_topics(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("unsubscribe_from_topics", **kwargs)
+
+    def handle_delete_topic(self, **kwargs: Any) -> Result:
+        return self.handle_tool_call("delete_topic", **kwargs)
+
     def create_hybrid_handler(
         self, user_tool_handler: UserToolHandler | None = None
     ) -> HybridToolHandler:

@@ -31,11 +31,47 @@ __all__ = [
     "create_role_based_handler",
     "create_restricted_handler",
     "create_multi_agent_handlers",
+    "get_context_tool_schema",
+    "get_push_context_tool_schema",
+    "get_list_context_tool_schema",
+    "get_subscribe_to_topics_tool_schema",
+    "get_discover_topics_tool_schema",
+    "get_unsubscribe_from_topics_tool_schema",
+    "get_delete_topic_tool_schema",
 ]
 
 log = logging.getLogger("syntha_redis.tools")
 
 CONFLICT_POLICIES = ("warn", "skip", "prefix")
+
+
+# Syntha's per-tool schema getters.
+def get_context_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("get_context")
+
+
+def get_push_context_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("push_context")
+
+
+def get_list_context_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("list_context")
+
+
+def get_subscribe_to_topics_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("subscribe_to_topics")
+
+
+def get_discover_topics_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("discover_topics")
+
+
+def get_unsubscribe_from_topics_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("unsubscribe_from_topics")
+
+
+def get_delete_topic_tool_schema() -> dict[str, Any]:
+    return get_tool_schema("delete_topic")
 
 
 def merge_tool_schemas(
