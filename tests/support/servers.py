@@ -65,6 +65,7 @@ class RedisProcess:
         deadline = time.monotonic() + 10
         while not redis_reachable(self.url):
             if time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"redis-server on port {self.port} did not start")
             time.sleep(0.02)
         return self
@@ -90,6 +91,14 @@ class RedisClusterProcesses:
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/0"
 
     def start(self, size: int = 3) -> RedisClusterProcesses:
+        try:
+            self._start(size)
+        except BaseException:
+            self.stop()  # never leave half a cluster running
+            raise
+        return self
+
+    def _start(self, size: int) -> None:
         for _ in range(size):
             node = RedisProcess(extra=("--cluster-enabled", "yes",
                                        "--cluster-config-file", "nodes.conf"))
@@ -106,7 +115,6 @@ class RedisClusterProcesses:
             if time.monotonic() > deadline:
                 raise RuntimeError("loopback cluster did not become ready")
             time.sleep(0.1)
-        return self
 
     def stop(self) -> None:
         for node in self.nodes:
