@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import shutil
@@ -16,6 +17,15 @@ import redis
 
 MACHINE_REDIS_URL = os.environ.get("SYNTHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the test process dies, so a killed or
+    interrupted test run never leaves a redis-server behind (Linux prctl)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _port_is_free(port: int) -> bool:
@@ -61,6 +71,7 @@ class RedisProcess:
              "--save", "", "--appendonly", "no", "--dir", self.workdir, *self.extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 10
         while not redis_reachable(self.url):
