@@ -6,7 +6,8 @@ Each figure sits next to the raw redis-py equivalent measured in the same run:
 - push_many of 100 items (one script call) vs a non-transactional pipeline of 100
   raw EVALSHA pushes;
 - AsyncContextMesh with 50 concurrent tasks vs raw redis.asyncio EVALSHA with 50 tasks;
-- two worker processes vs one (horizontal scale on one shared mesh).
+- two worker processes vs one (horizontal scale on one shared mesh), next to the
+  same scaling of raw EVALSHA.
 """
 
 from __future__ import annotations
@@ -98,20 +99,28 @@ async def _bench_async(url: str, prefix: str, rounds: int) -> None:
     await client.aclose()
 
 
-def _process_worker(url: str, prefix: str, n: int, barrier: object, out: object) -> None:
+def _process_worker(
+    url: str, prefix: str, n: int, raw: bool, barrier: object, out: object
+) -> None:
     mesh = ContextMesh(user_id="procs", redis_url=url, key_prefix=prefix, auto_cleanup=False)
     mesh.push("warm", 1)
+    client = redis.Redis.from_url(url)
+    client.script_load(PUSH.source)
     barrier.wait()  # type: ignore[attr-defined]
     start = time.perf_counter()
     for i in range(n):
-        mesh.push(f"{uuid.uuid4().hex[:6]}-{i}", VALUE, topics=["sales"])
+        key = f"{uuid.uuid4().hex[:6]}-{i}"
+        if raw:
+            client.evalsha(*raw_push_args(mesh, key))
+        else:
+            mesh.push(key, VALUE, topics=["sales"])
     out.put(time.perf_counter() - start)  # type: ignore[attr-defined]
 
 
-def _processes_rate(url: str, prefix: str, count: int, n: int) -> float:
+def _processes_rate(url: str, prefix: str, count: int, n: int, raw: bool) -> float:
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(count), ctx.Queue()
-    procs = [ctx.Process(target=_process_worker, args=(url, prefix, n, barrier, out))
+    procs = [ctx.Process(target=_process_worker, args=(url, prefix, n, raw, barrier, out))
              for _ in range(count)]
     for p in procs:
         p.start()
@@ -122,13 +131,18 @@ def _processes_rate(url: str, prefix: str, count: int, n: int) -> float:
 
 
 def bench_processes(url: str, prefix: str, rounds: int) -> None:
-    one, two = [], []
-    for _ in range(rounds):
-        one.append(_processes_rate(url, prefix, 1, 3000))
-        two.append(_processes_rate(url, prefix, 2, 3000))
-    two_med, one_med = statistics.median(two), statistics.median(one)
-    print(f"{'push, 2 processes vs 1 process':<44} {two_med:>10,.0f}/s "
-          f"{one_med:>16,.0f}/s {two_med / one_med:>6.2f}x")
+    scaling = {}
+    for raw in (False, True):
+        one, two = [], []
+        for _ in range(rounds):
+            one.append(_processes_rate(url, prefix, 1, 3000, raw))
+            two.append(_processes_rate(url, prefix, 2, 3000, raw))
+        scaling[raw] = statistics.median(two) / statistics.median(one)
+        label = "raw EVALSHA" if raw else "push"
+        print(f"{label + ', 2 processes vs 1':<44} {statistics.median(two):>10,.0f}/s "
+              f"{statistics.median(one):>16,.0f}/s {scaling[raw]:>6.2f}x")
+    print(f"{'scaling: ours vs raw':<44} {scaling[False]:>10.2f}x {scaling[True]:>16.2f}x "
+          f"{scaling[False] / scaling[True]:>6.2f}x")
 
 
 def main() -> None:
