@@ -10,7 +10,7 @@ repeats any of the logic here.
 from __future__ import annotations
 
 import math
-import uuid
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -89,15 +89,16 @@ class MeshOperations:
     # -- input -----------------------------------------------------------------
 
     def key_token(self, key: object) -> str:
-        return keys.encode(keys.validate_identifier(key, "key", self.settings.max_key_length))
+        return keys.token(key, "key", self.settings.max_key_length)
 
     def name_token(self, name: object, field: str) -> str:
-        return keys.encode(keys.validate_identifier(name, field, self.settings.max_name_length))
+        return keys.token(name, field, self.settings.max_name_length)
 
-    def name_list(self, names: object, field: str, limit: int) -> list[str]:
-        """Validated, de-duplicated names (order kept); None means none."""
+    def name_csv(self, names: object, field: str, limit: int) -> str:
+        """Validated, de-duplicated names (order kept) as the csv of their tokens, the
+        form the scripts take; None means none."""
         if names is None:
-            return []
+            return ""
         if isinstance(names, str) or not isinstance(names, Iterable):
             raise SynthaValidationError(
                 f"{field} must be a list of strings, got {type(names).__name__}",
@@ -111,9 +112,8 @@ class MeshOperations:
                 field=field,
                 suggestions=[f"Use at most {limit} {field}"],
             )
-        for name in unique:
-            keys.validate_identifier(name, field.rstrip("s"), self.settings.max_name_length)
-        return unique
+        singular = field.rstrip("s")
+        return ",".join(self.name_token(name, singular) for name in unique)
 
     def ttl_ms(self, ttl: object) -> int:
         if ttl is None:
@@ -135,7 +135,8 @@ class MeshOperations:
         return max(1, int(ttl * 1000))
 
     def _head(self) -> tuple[Any, ...]:
-        return (uuid.uuid4().hex, *self._head_tail, self.settings.prune_batch)
+        # 96 random bits name the operation for retry dedupe (os.urandom: 4x uuid4's speed)
+        return (os.urandom(12).hex(), *self._head_tail, self.settings.prune_batch)
 
     def _script(self, name: str, *args: Any) -> ScriptCall:
         return ScriptCall(name, self.keys.root, args)
@@ -179,8 +180,8 @@ class MeshOperations:
         """One item validated and encoded as the 7 ARGV of lua/_push_item.lua's spec."""
         s = self.settings
         tok = self.key_token(key)
-        subs = self.name_list(subscribers, "subscribers", s.max_subscribers_per_item)
-        tops = self.name_list(topics, "topics", s.max_topics_per_item)
+        subs = self.name_csv(subscribers, "subscribers", s.max_subscribers_per_item)
+        tops = self.name_csv(topics, "topics", s.max_topics_per_item)
         author = "" if agent_name is None else self.name_token(agent_name, "agent_name")
         if expected_version is not None and (
             isinstance(expected_version, bool)
@@ -196,8 +197,8 @@ class MeshOperations:
             tok,
             encode_value(value, s.max_value_bytes, key),
             author,
-            ",".join(keys.encode(t) for t in tops),
-            ",".join(keys.encode(a) for a in subs),
+            tops,
+            subs,
             self.ttl_ms(ttl),
             "" if expected_version is None else expected_version,
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syntha_redis import keys
 from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.operations import MeshOperations, _tokens
 from syntha_redis.store import Operation
@@ -28,11 +27,11 @@ class TopicOperations(MeshOperations):
 
     def subscribe(self, agent_name: str, topics: list[str], replace: bool) -> Operation[list[str]]:
         agent = self.name_token(agent_name, "agent_name")
-        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        wanted = self.name_csv(topics, "topics", self.settings.max_topics_per_agent)
         reply = yield from self._mutate(
             "subscribe",
             agent,
-            ",".join(keys.encode(t) for t in wanted),
+            wanted,
             "replace" if replace else "add",
             self.settings.max_topics_per_agent,
         )
@@ -48,9 +47,9 @@ class TopicOperations(MeshOperations):
     def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[list[str]]:
         """Returns the topics actually removed."""
         agent = self.name_token(agent_name, "agent_name")
-        wanted = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
+        wanted = self.name_csv(topics, "topics", self.settings.max_topics_per_agent)
         reply = yield from self._mutate(
-            "unsubscribe", agent, ",".join(keys.encode(t) for t in wanted)
+            "unsubscribe", agent, wanted
         )
         return _tokens(reply[2])
 
@@ -71,8 +70,8 @@ class TopicOperations(MeshOperations):
 
     def set_post_permissions(self, agent_name: str, topics: list[str]) -> Operation[None]:
         agent = self.name_token(agent_name, "agent_name")
-        allowed = self.name_list(topics, "topics", self.settings.max_topics_per_agent)
-        yield from self._mutate("permissions", agent, ",".join(keys.encode(t) for t in allowed))
+        allowed = self.name_csv(topics, "topics", self.settings.max_topics_per_agent)
+        yield from self._mutate("permissions", agent, allowed)
 
     def get_agent_post_permissions(self, agent_name: str) -> Operation[list[str]]:
         self.name_token(agent_name, "agent_name")
