@@ -88,6 +88,7 @@ class Snapshotter:
         batch_size: int = 1000,
         claim_idle_ms: int = 30_000,
         poll_interval: float = 0.05,
+        forget_idle_ms: int = 3_600_000,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -97,8 +98,13 @@ class Snapshotter:
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
         self.poll_interval = poll_interval
+        # Every snapshotter process is a new consumer in every stream it reads;
+        # without forgetting the dead ones each restart would leave one entry per
+        # active user behind for good.
+        self.forget_idle_ms = forget_idle_ms
         self.rows_written = 0
         self._next_claim = 0.0
+        self._next_forget = 0.0
         self._backlog: list[Entry] = []
         self._keys: dict[str, keys.UserKeys] = {}
 
@@ -132,9 +138,12 @@ class Snapshotter:
         if self._backlog:  # read but never written: the last write failed
             done += self.write(self._backlog)
         users = list(self._users())
-        claim = time.monotonic() >= self._next_claim
+        now = time.monotonic()
+        claim, forget = now >= self._next_claim, now >= self._next_forget
         if claim:
-            self._next_claim = time.monotonic() + max(self.claim_idle_ms / 1000 / 2, 0.01)
+            self._next_claim = now + max(self.claim_idle_ms / 1000 / 2, 0.01)
+        if forget:
+            self._next_forget = now + max(self.forget_idle_ms / 1000 / 6, 0.01)
         for start in range(0, len(users), CHUNK):
             chunk = users[start : start + CHUNK]
             self._backlog = self._read_new(chunk)
@@ -142,6 +151,8 @@ class Snapshotter:
                 self._backlog += self._claim(chunk)
             if self._backlog:
                 done += self.write(self._backlog)
+            if forget:
+                self._forget_dead_consumers(chunk)
         return done
 
     def drain(self, timeout: float = 30.0) -> int:
@@ -238,6 +249,23 @@ class Snapshotter:
                 if start in (b"0-0", "0-0"):
                     break
         return entries
+
+    def _forget_dead_consumers(self, users: list[str]) -> None:
+        """Delete consumers idle for ``forget_idle_ms`` with nothing pending (a live
+        snapshotter touches every stream on each pass, so its idle time stays short;
+        had one been forgotten, its next XREADGROUP would simply recreate it)."""
+        for user in users:
+            stream = self.user_keys(user).stream
+            try:
+                consumers = self.client.xinfo_consumers(stream, keys.SNAPSHOT_GROUP)
+            except redis.ResponseError:
+                continue  # no stream or no group yet
+            except redis.RedisError as e:
+                raise translate_error(e, self.settings, "XINFO CONSUMERS") from e
+            for c in consumers:
+                name = _text(c["name"])
+                if name != self.consumer and not c["pending"] and c["idle"] >= self.forget_idle_ms:
+                    self.call(self.client.xgroup_delconsumer, stream, keys.SNAPSHOT_GROUP, name)
 
     def _ack(self, entries: list[Entry]) -> None:
         by_stream: dict[str, list[bytes]] = {}

@@ -87,3 +87,16 @@ def test_users_are_isolated(settings: Settings, snapdb: SnapshotDB) -> None:
     Snapshotter(settings, snapdb).drain()
     assert _live(snapdb, "alice") == {"k": "a"}
     assert _live(snapdb, "b{ob}:*") == {"k": "b"}
+
+
+def test_consumers_of_dead_snapshotters_are_forgotten(
+    settings: Settings, snapdb: SnapshotDB
+) -> None:
+    mesh = _mesh(settings)
+    mesh.push("a", 1)
+    Snapshotter(settings, snapdb, consumer="dead-process").drain()
+    mesh.push("b", 2)
+    Snapshotter(settings, snapdb, consumer="live-process", forget_idle_ms=0).run_once()
+    consumers = mesh._store.client.xinfo_consumers(mesh._ops.keys.stream, "snapshotter")
+    assert [c["name"] for c in consumers] in (["live-process"], [b"live-process"])
+    assert set(_live(snapdb)) == {"a", "b"}
