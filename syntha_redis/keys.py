@@ -79,9 +79,8 @@ def encode(identifier: str) -> str:
 
 
 def decode(token: str | bytes) -> str:
-    if isinstance(token, bytes):
-        token = token.decode("ascii")
-    return unquote(token)
+    text = token.decode("ascii") if isinstance(token, bytes) else token
+    return unquote(text) if "%" in text else text
 
 
 def validate_identifier(value: object, field: str, max_length: int) -> str:

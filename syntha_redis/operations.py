@@ -289,8 +289,8 @@ class MeshOperations:
             "visible", agent, self.settings.max_visible_items, "1" if with_values else "0"
         )
         topics = sorted(keys.decode(t) for t in reply[0])
+        # visible.lua returns the rows oldest first
         rows = [reply[i : i + ITEM_FIELDS] for i in range(2, len(reply), ITEM_FIELDS)]
-        rows.sort(key=lambda row: (int(row[4]), row[0]))
         return topics, rows
 
     def visible_items(
