@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from syntha_redis.codec import text
 from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.models import ContextItem
-from syntha_redis.operations import _text
 from syntha_redis.store import Operation
 from syntha_redis.topic_operations import TopicOperations
 
@@ -66,7 +66,7 @@ class BatchOperations(TopicOperations):
         )
         if int(reply[0]) == 1:
             return [int(v) for v in reply[2::2]]
-        failed = by_token[_text(reply[2])]
+        failed = by_token[text(reply[2])]
         yield from self._raise_push_failure(
             reply, failed["key"], failed.get("agent_name"), failed.get("expected_version")
         )

@@ -8,7 +8,7 @@ import msgpack
 
 from syntha_redis.exceptions import SynthaValidationError
 
-__all__ = ["encode_value", "decode_value"]
+__all__ = ["encode_value", "decode_value", "text"]
 
 
 def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
@@ -36,3 +36,8 @@ def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
 
 def decode_value(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def text(raw: bytes | str | int) -> str:
+    """A reply field as text (redis-py returns bytes; op-id replays return strings)."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from syntha_redis import keys
+from syntha_redis.codec import text
 from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.operations import MeshOperations
 from syntha_redis.store import AsyncStore, Operation, ScriptCall, Store
@@ -77,26 +78,18 @@ class ChangeEvent(BaseModel):
     count: int | None = None  # topic_deleted: items deleted with it
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def _names(csv: str) -> tuple[str, ...]:
-    return tuple(keys.decode(t) for t in csv.split(",")) if csv else ()
-
-
 def parse_event(event_id: Any, flat: list[Any]) -> ChangeEvent:
     """A ChangeEvent from a stream entry (fields are percent-encoded tokens)."""
-    f = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    f = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
     expires = int(f.get("exp") or 0)
     return ChangeEvent(
         type=f["type"],  # type: ignore[arg-type]  # written only by lua/, checked by pydantic
-        event_id=_text(event_id),
+        event_id=text(event_id),
         version=int(f["ver"]),
         key=keys.decode(f["key"]) if "key" in f else None,
         author=keys.decode(f["by"]) if f.get("by") else None,
-        topics=_names(f.get("topics", "")),
-        subscribers=_names(f.get("subs", "")),
+        topics=keys.decode_csv(f.get("topics", "")),
+        subscribers=keys.decode_csv(f.get("subs", "")),
         agent=keys.decode(f["agent"]) if "agent" in f else None,
         topic=keys.decode(f["topic"]) if "topic" in f else None,
         expires_at=expires / 1000 if expires else None,
@@ -161,8 +154,8 @@ class WatchState:
             "watch", self.root, (self.agent, c.event_id, "" if c.version is None else c.version,
                                  SCAN_BATCH)
         )
-        version = _text(reply[1])
-        self.cursor = Cursor(_text(reply[0]), int(version) if version else None)
+        version = text(reply[1])
+        self.cursor = Cursor(text(reply[0]), int(version) if version else None)
         if int(reply[2]):
             self.pending.append(
                 ChangeEvent(type="gap", event_id=c.event_id, version=c.version or 0)

@@ -15,6 +15,7 @@ ARGV; they derive the per-user key names below with the same suffixes
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import quote, unquote
 
@@ -31,6 +32,7 @@ __all__ = [
     "UserKeys",
     "outcomes_stream",
     "decode",
+    "decode_csv",
     "encode",
     "token",
     "validate_identifier",
@@ -110,6 +112,14 @@ def validate_identifier(value: object, field: str, max_length: int) -> str:
             suggestions=[f"Remove control characters (e.g. NUL, newline) from the {field}"],
         )
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def decode_csv(csv: str | bytes) -> tuple[str, ...]:
+    """Names from a csv of tokens, the form in which scripts store routing (cached:
+    the same few topic and subscriber lists recur across many items and events)."""
+    text = csv.decode("ascii") if isinstance(csv, bytes) else csv
+    return tuple(decode(t) for t in text.split(",")) if text else ()
 
 
 def token(identifier: object, field: str, max_length: int) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syntha_redis import keys
-from syntha_redis.codec import decode_value, encode_value
+from syntha_redis.codec import decode_value, encode_value, text
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import (
     SynthaConflictError,
@@ -44,15 +44,6 @@ class Stats:
     agents_with_topics: int
     bytes: int
     version: int
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def _tokens(csv: Any) -> list[str]:
-    text = _text(csv) if csv else ""
-    return [keys.decode(t) for t in text.split(",")] if text else []
 
 
 def group_by_topic(topics: list[str], items: list[ContextItem]) -> dict[str, list[str]]:
@@ -209,7 +200,7 @@ class MeshOperations:
     def _raise_push_failure(
         self, reply: list[Any], key: str, agent: str | None, expected: int | None
     ) -> Operation[None]:
-        code = _text(reply[1])
+        code = text(reply[1])
         if code == "conflict":
             current = int(reply[3])
             value = decode_value(reply[4]) if current else None
@@ -225,7 +216,7 @@ class MeshOperations:
                 ],
             )
         if code == "denied":
-            topic = keys.decode(_text(reply[3]))
+            topic = keys.decode(text(reply[3]))
             allowed = yield from self._members(self.keys.post_permissions(agent or ""))
             raise SynthaPermissionError(
                 f"agent {agent!r} may not post to topic {topic!r}",
@@ -246,7 +237,7 @@ class MeshOperations:
     def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> ContextItem:
         """A ContextItem from fields [tok, value, version, author, created, expires, ...]."""
         expires = int(f[5])
-        author = _text(f[3])
+        author = text(f[3])
         return ContextItem.model_construct(
             key=key if key is not None else keys.decode(f[0]),
             value=decode_value(f[1]) if with_value else None,
@@ -254,8 +245,8 @@ class MeshOperations:
             author=keys.decode(author) if author else None,
             created_at=int(f[4]) / 1000,
             expires_at=expires / 1000 if expires else None,
-            topics=_tokens(f[6]),
-            subscribers=_tokens(f[7]),
+            topics=list(keys.decode_csv(f[6] or "")),
+            subscribers=list(keys.decode_csv(f[7] or "")),
         )
 
     def get_item(self, key: str, agent_name: str | None = None) -> Operation[ContextItem | None]:

@@ -22,16 +22,11 @@ class LuaScript:
     name: str
     source: str
     sha: str
-    mutating: bool
 
 
 def lua_dir() -> Path:
     packaged = Path(__file__).parent / "lua"
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "lua"
-
-
-# Scripts that only read: they take no common ARGV head and never write.
-_READ_ONLY = frozenset({"get", "get_many", "visible", "watch"})
 
 
 def _load() -> dict[str, LuaScript]:
@@ -45,7 +40,7 @@ def _load() -> dict[str, LuaScript]:
         parts.append(body)
         source = "\n".join(parts)
         sha = hashlib.sha1(source.encode()).hexdigest()
-        scripts[path.stem] = LuaScript(path.stem, source, sha, path.stem not in _READ_ONLY)
+        scripts[path.stem] = LuaScript(path.stem, source, sha)
     return scripts
 
 

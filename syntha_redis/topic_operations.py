@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from syntha_redis import keys
 from syntha_redis.exceptions import SynthaValidationError
-from syntha_redis.operations import MeshOperations, _tokens
+from syntha_redis.operations import MeshOperations
 from syntha_redis.store import Operation
 
 __all__ = ["TopicDeletion", "TopicOperations"]
@@ -42,7 +43,7 @@ class TopicOperations(MeshOperations):
                 field="topics",
                 suggestions=["Unsubscribe from topics the agent no longer needs"],
             )
-        return _tokens(reply[2])
+        return list(keys.decode_csv(reply[2] or ""))
 
     def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[list[str]]:
         """Returns the topics actually removed."""
@@ -51,7 +52,7 @@ class TopicOperations(MeshOperations):
         reply = yield from self._mutate(
             "unsubscribe", agent, wanted
         )
-        return _tokens(reply[2])
+        return list(keys.decode_csv(reply[2] or ""))
 
     def delete_topic(self, topic: str) -> Operation[TopicDeletion]:
         reply = yield from self._mutate("delete_topic", self.name_token(topic, "topic"))

@@ -16,7 +16,6 @@ follows). Users are found through the registry set the mesh maintains.
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import time
@@ -30,6 +29,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from syntha_redis import keys
+from syntha_redis.codec import text
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_client, translate_error
 from syntha_redis.scripts import SCRIPTS
@@ -55,14 +55,7 @@ class Entry:
 
 def tokens(csv: str | bytes | None) -> list[str]:
     """Decoded names from a csv of tokens."""
-    text = csv.decode() if isinstance(csv, bytes) else (csv or "")
-    return list(_names(text)) if text else []
-
-
-@functools.lru_cache(maxsize=4096)
-def _names(text: str) -> tuple[str, ...]:
-    # the same few topic/subscriber lists recur across thousands of rows
-    return tuple(keys.decode(t) for t in text.split(","))
+    return list(keys.decode_csv(csv or ""))
 
 
 def item_row(user_id: str, key: str, h: list[Any]) -> ItemRow | None:
@@ -263,7 +256,7 @@ class Snapshotter:
             except redis.RedisError as e:
                 raise translate_error(e, self.settings, "XINFO CONSUMERS") from e
             for c in consumers:
-                name = _text(c["name"])
+                name = text(c["name"])
                 if name != self.consumer and not c["pending"] and c["idle"] >= self.forget_idle_ms:
                     self.call(self.client.xgroup_delconsumer, stream, keys.SNAPSHOT_GROUP, name)
 
@@ -393,11 +386,11 @@ class Snapshotter:
                 continue  # no stream: nothing is waiting
             except redis.RedisError as e:
                 raise translate_error(e, self.settings, "XINFO GROUPS") from e
-            ours = [g for g in groups if _text(g["name"]) == keys.SNAPSHOT_GROUP]
+            ours = [g for g in groups if text(g["name"]) == keys.SNAPSHOT_GROUP]
             start = "-"  # no group yet: the whole stream is waiting
             found = []
             if ours:
-                start = f"({_text(ours[0]['last-delivered-id'])}"
+                start = f"({text(ours[0]['last-delivered-id'])}"
                 if ours[0]["pending"]:
                     summary = self.call(self.client.xpending, stream, keys.SNAPSHOT_GROUP)
                     if summary["min"] is not None:  # acknowledged since XINFO answered
@@ -415,9 +408,5 @@ class Snapshotter:
             raise translate_error(e, self.settings, getattr(fn, "__name__", "redis")) from e
 
 
-def _text(raw: str | bytes) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
 def _ms(entry_id: str | bytes) -> int:
-    return int(_text(entry_id).split("-")[0])
+    return int(text(entry_id).split("-")[0])

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ import pytest
 from tests.conftest import backend_url, delete_prefix
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-POSTGRES_URL = os.environ.get("SYNTHA_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 
 EXPECTED = {
     "production_manager.py": [
@@ -42,34 +40,17 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """A private schema in the test database, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"ex_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except psycopg.OperationalError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"Postgres is not reachable at {POSTGRES_URL}: {e}")
-        pytest.skip(f"Postgres is not reachable: {e}")
-    yield schema
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 @pytest.mark.parametrize("example", sorted(EXPECTED))
 @pytest.mark.parametrize("backend", ["fakeredis", "redis"])
-def test_seed_example_runs(example: str, backend: str, postgres_schema: str) -> None:
+def test_seed_example_runs(example: str, backend: str, pg_base: str, pg_schema: str) -> None:
     url = backend_url(backend)
     prefix = f"t{uuid.uuid4().hex[:12]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHA_")}
     env.update(
         PYTHONPATH=str(EXAMPLES.parent),
         SYNTHA_KEY_PREFIX=prefix,
-        SYNTHA_DB_URL=POSTGRES_URL,
-        PGOPTIONS=f"-c search_path={postgres_schema}",
+        SYNTHA_DB_URL=pg_base,
+        PGOPTIONS=f"-c search_path={pg_schema}",
         DB_HOST="127.0.0.1", DB_PORT="5432", DB_NAME="test",
         DB_USER=os.environ.get("USER", "root"), DB_PASSWORD="",
     )
