@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,26 @@ def group_by_topic(topics: list[str], items: list[ContextItem]) -> dict[str, lis
     return by_topic
 
 
+# The users registry lives outside any user's slot, so a script cannot update it.
+# A process registers a user on its first write and again every REGISTER_EVERY
+# seconds (the SADD is idempotent), so a fresh mesh handle per request costs no
+# extra round trip, and a registry lost with Redis's data is rebuilt within that
+# period (the snapshotter then captures the user's whole state).
+REGISTER_EVERY = 600.0
+_registered_at: dict[tuple[str | None, str], float] = {}
+
+
+def _due_for_registration(redis_url: str | None, root: str) -> bool:
+    now = time.monotonic()
+    key = (redis_url, root)
+    if now - _registered_at.get(key, -REGISTER_EVERY) < REGISTER_EVERY:
+        return False
+    if len(_registered_at) > 100_000:  # bounded: forgetting only costs a round trip
+        _registered_at.clear()
+    _registered_at[key] = now
+    return True
+
+
 class MeshOperations:
     """The operations of one user's mesh. Holds only names and settings."""
 
@@ -68,7 +89,6 @@ class MeshOperations:
         self.settings = settings
         self.user_id = keys.validate_identifier(user_id, "user_id", settings.max_name_length)
         self.keys = keys.UserKeys(settings.key_prefix, self.user_id)
-        self._registered = False
         s = settings
         self._head_tail = (
             s.stream_max_length,
@@ -133,10 +153,10 @@ class MeshOperations:
         return ScriptCall(name, self.keys.root, args)
 
     def _mutate(self, name: str, *args: Any) -> Operation[Any]:
-        """A mutating script call; registers the user for the snapshotter once."""
-        if not self._registered:
+        """A mutating script call, after registering the user for the snapshotter
+        when this process has not done so lately (see ``_due_for_registration``)."""
+        if _due_for_registration(self.settings.redis_url, self.keys.root):
             yield CommandCall(("SADD", self.keys.users_registry(), keys.encode(self.user_id)))
-            self._registered = True
         return (yield self._script(name, *self._head(), *args))
 
     # -- items -------------------------------------------------------------------

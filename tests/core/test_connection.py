@@ -9,6 +9,7 @@ import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,23 @@ def test_two_processes_share_one_mesh_and_a_third_user_sees_nothing() -> None:
         assert run_process(url, prefix, "globex", "read") == "{}"
     finally:
         delete_prefix(url, prefix)
+
+
+def test_a_new_handle_of_a_registered_user_writes_in_one_round_trip(
+    mesh_factory: Callable[..., ContextMesh], raw: Any
+) -> None:
+    first = mesh_factory(user_id="registered")
+    first.push("a", 1)
+    registry = f"{first.settings.key_prefix}:users"
+    assert raw.smembers(registry) == {b"registered"}
+    second = mesh_factory(user_id="registered")
+    calls: list[str] = []
+    execute = second._store.execute
+
+    def counting(call: Any) -> Any:
+        calls.append(call.name)
+        return execute(call)
+
+    second._store.execute = counting  # type: ignore[method-assign]
+    second.push("b", 2)
+    assert calls == ["push"]

@@ -265,3 +265,4 @@ def test_versions_keep_growing_after_redis_loses_the_data(mesh: ContextMesh, raw
     raw.delete(*raw.scan_iter(match=root + "*"))  # as after a Redis restart without persistence
     after = mesh.push("k", "new")
     assert after > before
+
