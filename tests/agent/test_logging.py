@@ -46,10 +46,18 @@ def test_loggers_live_under_syntha_redis() -> None:
     assert get_performance_logger("db").logger.name == "syntha_redis.performance.db"
 
 
-def test_getters_work_without_a_name_as_the_seed_calls_them() -> None:
-    get_context_logger().info("Agent created", extra={"agent_name": "A"})
-    get_performance_logger().info("done", extra={"duration_ms": 1.0})
-    get_security_logger().info("action", extra={"action": "push_context"})
+def test_getters_work_without_a_name_as_the_seed_calls_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        get_context_logger().info("Agent created", extra={"agent_name": "A"})
+        get_performance_logger().info("done", extra={"duration_ms": 1.0})
+        get_security_logger().info("action", extra={"action": "push_context"})
+    records = {r.getMessage(): r for r in caplog.records}
+    assert records["Agent created"].agent_name == "A"  # type: ignore[attr-defined]
+    assert records["done"].duration_ms == 1.0  # type: ignore[attr-defined]
+    assert records["action"].action == "push_context"  # type: ignore[attr-defined]
+    assert all(r.name.startswith("syntha") for r in records.values())
 
 
 def test_json_log_file_carries_extra_fields(tmp_path: Path) -> None:
