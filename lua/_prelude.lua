@@ -28,6 +28,17 @@ local K_STREAM = ROOT .. 'events'
 local K_WAKE = ROOT .. 'wake'
 local K_OP = ROOT .. 'op:'
 local K_SWEEP = ROOT .. 'sweep'
+local K_EPOCH = ROOT .. 'epoch'
+
+-- A mesh with a snapshot passes a second key (KEYS[2], its epoch marker) to
+-- ask for this guard. The marker is set once the user's snapshot is back in
+-- Redis; a Redis that lost its data (empty restart, FLUSHDB, a failover to an
+-- empty replica) lost the marker too, so no call acts on the lost keyspace:
+-- the client restores it from the snapshot and calls again
+-- (syntha_redis/snapshot/guard.py).
+if KEYS[2] and redis.call('EXISTS', K_EPOCH) == 0 then
+  return redis.error_reply('SYNTHA_RESTORE_NEEDED the user keyspace has no epoch marker')
+end
 
 local function now_ms()
   local t = redis.call('TIME')

@@ -55,7 +55,7 @@ class AsyncContextMesh(BaseContextMesh):
         loop = _running_loop()
         store = self._stores.get(loop)
         if store is None:
-            store = self._stores[loop] = AsyncStore(self.settings, id(loop))
+            store = self._stores[loop] = AsyncStore(self.settings, id(loop), self._guard())
         return store
 
     async def _run(self, operation: Operation[T]) -> T:

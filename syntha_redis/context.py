@@ -19,7 +19,7 @@ from syntha_redis.events import ChangeEvent, Watch
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem
-from syntha_redis.store import Store
+from syntha_redis.store import KeyspaceGuard, Store
 from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["BaseContextMesh", "ContextMesh", "build_settings"]
@@ -120,7 +120,6 @@ class BaseContextMesh:
         self.auto_cleanup = auto_cleanup
         self.enable_persistence = enable_persistence
         self._ops = BatchOperations(self.settings, self.user_id)
-        self._open()
         self.db_backend: Any = None
         if enable_persistence and db_backend is not None:
             from syntha_redis.persistence import attach_backend
@@ -137,13 +136,19 @@ class BaseContextMesh:
                     "to use them, or drop them"
                 ],
             )
+        self._open()
         self._closed = False
         if auto_cleanup:
             sweeper.register(self, self._ops)
 
     def _open(self) -> None:
-        """Set up the subclass's store (called before persistence is attached)."""
+        """Set up the subclass's store (called after persistence is attached)."""
         raise NotImplementedError
+
+    def _guard(self) -> KeyspaceGuard | None:
+        """What keeps this mesh off a keyspace that lost its data: its snapshot's
+        guard, or None without a snapshot (nothing to restore from)."""
+        return None if self.db_backend is None else self.db_backend.guard
 
     def _after_write(self, key: str, version: int | None) -> None:
         if self.db_backend is not None:
@@ -174,7 +179,7 @@ class ContextMesh(BaseContextMesh):
     """
 
     def _open(self) -> None:
-        self._store = Store(self.settings)
+        self._store = Store(self.settings, self._guard())
 
     # -- items -------------------------------------------------------------------
 

@@ -59,6 +59,10 @@ STREAM = "events"  # change stream
 WAKE_CHANNEL = "wake"  # sharded pub/sub channel: "something changed"
 OPERATION = "op:"  # result of an applied operation id (safe retries)
 SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
+# Set once the user's snapshot is back in Redis (see syntha_redis.snapshot.guard).
+# Redis losing its data loses this marker too, which is how the loss is seen.
+EPOCH = "epoch"
+RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
@@ -190,6 +194,14 @@ class UserKeys:
     @property
     def wake_channel(self) -> str:
         return self.root + WAKE_CHANNEL
+
+    @property
+    def epoch(self) -> str:
+        return self.root + EPOCH
+
+    @property
+    def restoring(self) -> str:
+        return self.root + RESTORING
 
 
     def users_registry(self) -> str:

@@ -274,7 +274,8 @@ class MeshOperations:
         if agent_name is None:
             # A system read decides no access, so it needs no script: Redis's own
             # expiry already hides expired items.
-            fields = yield CommandCall(("HMGET", self.keys.root + keys.ITEM + tok, *ITEM_HASH))
+            fields = yield CommandCall(("HMGET", self.keys.root + keys.ITEM + tok, *ITEM_HASH),
+                                      self.keys.root)
             return None if fields[0] is None else self._item(key, [tok, *fields])
         agent = self.name_token(agent_name, "agent_name")
         reply = yield self._script("get", tok, agent)
@@ -288,7 +289,8 @@ class MeshOperations:
         if agent_name is not None:
             reply = yield self._script("get", tok, self.name_token(agent_name, "agent_name"))
             return decode_value(reply[1]) if int(reply[0]) else None
-        data = yield CommandCall(("HGET", self.keys.root + keys.ITEM + tok, "value"))
+        root = self.keys.root
+        data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
         return None if data is None else decode_value(data)
 
     def visible_rows(
@@ -379,5 +381,5 @@ class MeshOperations:
                 return pruned
 
     def _members(self, key: str) -> Operation[list[str]]:
-        reply = yield CommandCall(("SMEMBERS", key))
+        reply = yield CommandCall(("SMEMBERS", key), self.keys.root)
         return sorted(keys.decode(m) for m in reply)

@@ -5,8 +5,9 @@ Redis holds the live mesh; the backend keeps a snapshot of it (see
 
 - opens the snapshot database (one pool per database per process, shared by
   every mesh) and applies its migrations;
-- restores the mesh's user from the snapshot when Redis holds nothing for it
-  (no version counter: a fresh or wiped Redis);
+- guards the mesh's calls: a keyspace that lost its data (no epoch marker)
+  is restored from the snapshot, once across all workers, before any call
+  acts on it (``syntha_redis.snapshot.guard``);
 - makes the process's background snapshotter capture this user's stream.
   With ``durability="async"`` (default) that is all: ``lag_seconds()`` says
   how far the snapshot is behind. With ``durability="sync"`` ``push`` and
@@ -41,9 +42,9 @@ from syntha_redis.snapshot import (
     SnapshotDB,
     Snapshotter,
     SqliteDB,
-    restore_user,
 )
 from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
+from syntha_redis.snapshot.guard import KeyspaceGuard
 
 __all__ = [
     "attach_backend",
@@ -195,10 +196,9 @@ class SnapshotBackend:
         self.db = _acquire_db(kind, database, self.settings)
         self._client: Any = get_client(self.settings)
         self._closed = False
-        if not self._client.exists(self.keys.version):
-            report = restore_user(self.settings, self.db, self.user_id)
-            if report.applied or report.agents:
-                log.info("restored user %r from %s: %s", self.user_id, self.db.describe(), report)
+        # the mesh's stores carry it: a keyspace that lost its data is restored
+        # from this snapshot before any call acts on it
+        self.guard = KeyspaceGuard(self.settings, self.db, self.user_id)
         name = (self.settings.redis_url, self.settings.key_prefix, self.db.describe())
         with _lock:
             worker = _workers.get(name)

@@ -7,24 +7,40 @@ SynthaErrors, thrown into the operation at the ``yield`` of the failed call:
 an operation that can do without a reply (``health.probe``) catches it there,
 any other lets it propagate. ``run`` is also where every operation is timed
 for Prometheus (``syntha_redis.metrics``), when metrics are on.
+
+A store of a mesh with a snapshot carries a ``KeyspaceGuard``: its script
+calls name the user's epoch marker as KEYS[2] (``lua/_prelude.lua`` refuses
+to act on a keyspace without one), its reads of the user's keys check the
+marker in the same round trip, and a lost keyspace is restored once through
+the guard before the call is sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 from redis.exceptions import NoScriptError
 
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_async_client, get_client, translate_error
-from syntha_redis.exceptions import SynthaError
+from syntha_redis.exceptions import SynthaError, SynthaPersistenceError
 from syntha_redis.metrics import recorder
 from syntha_redis.scripts import SCRIPTS
 
-__all__ = ["ScriptCall", "CommandCall", "Call", "Operation", "Store", "AsyncStore"]
+__all__ = [
+    "ScriptCall",
+    "CommandCall",
+    "Call",
+    "Operation",
+    "KeyspaceGuard",
+    "RestoreNeeded",
+    "Store",
+    "AsyncStore",
+]
 
 T = TypeVar("T")
 
@@ -40,9 +56,14 @@ class ScriptCall:
 
 @dataclass(frozen=True, slots=True)
 class CommandCall:
-    """One plain Redis command (reads of a single key, the user registry)."""
+    """One plain Redis command (reads of a single key, the user registry).
+
+    ``root``: the user root when the command reads that user's keys, so that
+    a guarded store checks the user's epoch marker with it.
+    """
 
     args: tuple[Any, ...]
+    root: str | None = None
 
     @property
     def name(self) -> str:
@@ -52,14 +73,53 @@ class CommandCall:
 Call = ScriptCall | CommandCall
 Operation = Generator[Call, Any, T]
 
+# Scripts that must run on a lost keyspace: restore puts the snapshot back,
+# snapshot_read serves the snapshotter, which never acts for a mesh.
+UNGUARDED = frozenset({"restore", "snapshot_read"})
+RESTORE_NEEDED = "SYNTHA_RESTORE_NEEDED"
+
+
+class KeyspaceGuard(Protocol):
+    """What a store needs to keep one user's calls off a lost keyspace."""
+
+    root: str
+    epoch_key: str
+
+    def recover(self) -> object:
+        """Restore the user's keyspace from the snapshot (once across workers)."""
+
+
+class RestoreNeeded(SynthaPersistenceError):
+    """The user's keyspace lost its data (no epoch marker) and awaits a restore."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(
+            f"the keyspace {root!r} lost its data and has not been restored yet",
+            backend="redis",
+            operation="restore",
+            suggestions=["Open the mesh with its snapshot database (db_backend=...) so it "
+                         "restores itself, or run `syntha-redis snapshot restore`"],
+        )
+
+
+def _script_keys(call: ScriptCall, guard: KeyspaceGuard | None) -> tuple[str, ...]:
+    if guard is not None and call.root == guard.root and call.name not in UNGUARDED:
+        return (call.root, guard.epoch_key)
+    return (call.root,)
+
+
+def _is_restore_needed(error: redis.RedisError) -> bool:
+    return isinstance(error, redis.ResponseError) and str(error).startswith(RESTORE_NEEDED)
+
 
 class Store:
     """Runs operations on the process's shared sync client."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, guard: KeyspaceGuard | None = None) -> None:
         self.settings = settings
         self.client = get_client(settings)
         self.metrics = recorder(settings)
+        self.guard = guard
 
     def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -82,17 +142,42 @@ class Store:
 
     def execute(self, call: Call) -> Any:
         try:
+            return self._send(call)
+        except RestoreNeeded:
+            if self.guard is None:
+                raise
+            self.guard.recover()
+            return self._send(call)
+
+    def _send(self, call: Call) -> Any:
+        try:
             if isinstance(call, CommandCall):
+                if self.guard is not None and call.root == self.guard.root:
+                    return self._guarded_read(call, self.guard)
                 return self.client.execute_command(*call.args)  # type: ignore[no-untyped-call]
             script = SCRIPTS[call.name]
+            names = _script_keys(call, self.guard)
             try:
-                return self.client.evalsha(script.sha, 1, call.root, *call.args)
+                return self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
                 # the script cache is volatile (restart, failover, SCRIPT FLUSH)
                 self.client.script_load(script.source)
-                return self.client.evalsha(script.sha, 1, call.root, *call.args)
+                return self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
+            if _is_restore_needed(e):
+                raise RestoreNeeded(call.root or "") from e
             raise translate_error(e, self.settings, call.name) from e
+
+    def _guarded_read(self, call: CommandCall, guard: KeyspaceGuard) -> Any:
+        """The read, then the epoch marker, in one round trip: a read that met a
+        lost keyspace also meets the missing marker."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.execute_command(*call.args)
+        pipe.exists(guard.epoch_key)
+        reply, marked = pipe.execute()
+        if not marked:
+            raise RestoreNeeded(guard.root)
+        return reply
 
     def ping(self) -> bool:
         try:
@@ -104,10 +189,13 @@ class Store:
 class AsyncStore:
     """Runs operations on the asyncio client of the running event loop."""
 
-    def __init__(self, settings: Settings, loop_id: int) -> None:
+    def __init__(
+        self, settings: Settings, loop_id: int, guard: KeyspaceGuard | None = None
+    ) -> None:
         self.settings = settings
         self.client = get_async_client(settings, loop_id)
         self.metrics = recorder(settings)
+        self.guard = guard
 
     async def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -130,16 +218,40 @@ class AsyncStore:
 
     async def execute(self, call: Call) -> Any:
         try:
+            return await self._send(call)
+        except RestoreNeeded:
+            if self.guard is None:
+                raise
+            # the restore reads the snapshot database with blocking calls
+            await asyncio.to_thread(self.guard.recover)
+            return await self._send(call)
+
+    async def _send(self, call: Call) -> Any:
+        try:
             if isinstance(call, CommandCall):
+                if self.guard is not None and call.root == self.guard.root:
+                    return await self._guarded_read(call, self.guard)
                 return await self.client.execute_command(*call.args)
             script = SCRIPTS[call.name]
+            names = _script_keys(call, self.guard)
             try:
-                return await self.client.evalsha(script.sha, 1, call.root, *call.args)
+                return await self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
                 await self.client.script_load(script.source)
-                return await self.client.evalsha(script.sha, 1, call.root, *call.args)
+                return await self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
+            if _is_restore_needed(e):
+                raise RestoreNeeded(call.root or "") from e
             raise translate_error(e, self.settings, call.name) from e
+
+    async def _guarded_read(self, call: CommandCall, guard: KeyspaceGuard) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.execute_command(*call.args)
+        pipe.exists(guard.epoch_key)
+        reply, marked = await pipe.execute()
+        if not marked:
+            raise RestoreNeeded(guard.root)
+        return reply
 
     async def ping(self) -> bool:
         try:

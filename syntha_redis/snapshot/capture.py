@@ -88,6 +88,7 @@ class Snapshotter:
         self.client: Any = get_client(settings)
         self._users = users or self.registered_users
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.group = db.capture_group
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
         self.poll_interval = poll_interval
@@ -179,7 +180,7 @@ class Snapshotter:
         streams = [self.user_keys(u).stream for u in users]
         pipe = self.client.pipeline(transaction=False)
         for stream in streams:
-            pipe.xreadgroup(keys.SNAPSHOT_GROUP, self.consumer, {stream: ">"},
+            pipe.xreadgroup(self.group, self.consumer, {stream: ">"},
                             count=self.batch_size)
         replies = self.call(pipe.execute, raise_on_error=False)
         entries: list[Entry] = []
@@ -206,7 +207,7 @@ class Snapshotter:
         Returns whether the group exists now.
         """
         try:
-            self.client.xgroup_create(stream, keys.SNAPSHOT_GROUP, id="0")
+            self.client.xgroup_create(stream, self.group, id="0")
         except redis.ResponseError as e:
             if "BUSYGROUP" in str(e):
                 return True
@@ -228,7 +229,7 @@ class Snapshotter:
             start = "0-0"
             for _ in range(100):  # bounded: at most 100 x batch_size entries per pass
                 try:
-                    reply = self.client.xautoclaim(stream, keys.SNAPSHOT_GROUP, self.consumer,
+                    reply = self.client.xautoclaim(stream, self.group, self.consumer,
                                                    self.claim_idle_ms, start,
                                                    count=self.batch_size)
                 except redis.ResponseError as e:
@@ -250,7 +251,7 @@ class Snapshotter:
         for user in users:
             stream = self.user_keys(user).stream
             try:
-                consumers = self.client.xinfo_consumers(stream, keys.SNAPSHOT_GROUP)
+                consumers = self.client.xinfo_consumers(stream, self.group)
             except redis.ResponseError:
                 continue  # no stream or no group yet
             except redis.RedisError as e:
@@ -258,7 +259,7 @@ class Snapshotter:
             for c in consumers:
                 name = text(c["name"])
                 if name != self.consumer and not c["pending"] and c["idle"] >= self.forget_idle_ms:
-                    self.call(self.client.xgroup_delconsumer, stream, keys.SNAPSHOT_GROUP, name)
+                    self.call(self.client.xgroup_delconsumer, stream, self.group, name)
 
     def _ack(self, entries: list[Entry]) -> None:
         by_stream: dict[str, list[bytes]] = {}
@@ -266,15 +267,21 @@ class Snapshotter:
             by_stream.setdefault(e.stream, []).append(e.id)
         pipe = self.client.pipeline(transaction=False)
         for stream, ids in by_stream.items():
-            pipe.xack(stream, keys.SNAPSHOT_GROUP, *ids)
+            pipe.xack(stream, self.group, *ids)
         self.call(pipe.execute)
 
     # -- entries to rows ---------------------------------------------------------------
 
     def rows(self, entries: list[Entry]) -> Batch:
+        """The rows that ``entries`` stand for.
+
+        Only events make tombstones (deleted, expired, cleared): an item whose
+        hash is gone when it is read here is skipped, never taken as deleted,
+        since Redis may have lost it (its own event says what happened).
+        """
         batch = Batch()
         wanted: dict[tuple[str, str], None] = {}
-        topic_deletions: dict[str, int] = {}
+        topic_deletions: list[tuple[str, str, int]] = []
         for e in entries:
             kind, ver = e.get("type"), int(e.get("ver") or 0)
             if kind in ("pushed", "updated"):
@@ -289,13 +296,33 @@ class Snapshotter:
                 batch.agents.append(AgentRow(e.user_id, keys.decode(e.get("agent")), kind,
                                              tokens(e.get("topics")), ver))
             elif kind == "topic_deleted":
-                topic_deletions[e.user_id] = max(ver, topic_deletions.get(e.user_id, 0))
+                topic_deletions.append((e.user_id, keys.decode(e.get("topic")), ver))
         batch.items += self.read_items(list(wanted))
-        for user, ver in topic_deletions.items():
-            # followers seen in this batch may not be in the snapshot yet
-            seen = {a.agent for a in batch.agents if a.user_id == user and a.kind == SUBSCRIBED}
-            batch.agents += self.read_subscriptions(user, ver, seen)
+        for user, topic, ver in sorted(topic_deletions, key=lambda d: d[2]):
+            batch.agents += self.unfollowed(user, topic, ver, batch.agents)
         return batch
+
+    def unfollowed(self, user_id: str, topic: str, version: int,
+                   pending: list[AgentRow]) -> list[AgentRow]:
+        """Followers' rows without ``topic``, stamped ``version`` (its deletion).
+
+        A deleted topic leaves every follower without one event per agent.
+        Their new topic sets are derived from the snapshot's rows and the rows
+        of this batch older than the deletion, not read from Redis, which may
+        have lost them.
+        """
+        before: dict[str, AgentRow] = {}
+        for row in [*self.db.agents(user_id), *pending]:
+            if row.user_id != user_id or row.kind != SUBSCRIBED or row.version >= version:
+                continue
+            known = before.get(row.agent)
+            if known is None or known.version < row.version:
+                before[row.agent] = row
+        return [
+            AgentRow(user_id, agent, SUBSCRIBED, [t for t in row.topics if t != topic], version)
+            for agent, row in sorted(before.items())
+            if topic in row.topics
+        ]
 
     def _evalsha_each(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         """EVALSHA each call, errors as values: one pipeline on a single Redis; one
@@ -342,30 +369,6 @@ class Snapshotter:
                     found.append(row)
         return found
 
-    def read_subscriptions(self, user_id: str, version: int,
-                           seen: Iterable[str] = ()) -> list[AgentRow]:
-        """Every agent's current topics, stamped ``version``.
-
-        A deleted topic is removed from every follower without one event per
-        agent, so the followers' sets are read now. Redis's current state is at
-        least as new as the event; a later event re-stamps it, so the version
-        guard keeps the newest state whatever order snapshotters commit in.
-        """
-        uk = self.user_keys(user_id)
-        known = {a.agent for a in self.db.agents(user_id) if a.kind == SUBSCRIBED} | set(seen)
-        agents = {keys.encode(agent) for agent in known}
-        agents |= {m.decode() for m in self.call(self.client.smembers, uk.subscribed_agents)}
-        ordered = sorted(agents)
-        pipe = self.client.pipeline(transaction=False)
-        for tok in ordered:
-            pipe.smembers(uk.root + keys.AGENT_TOPICS + tok)
-        replies = self.call(pipe.execute)
-        return [
-            AgentRow(user_id, keys.decode(tok), SUBSCRIBED,
-                     sorted(keys.decode(t) for t in topics), version)
-            for tok, topics in zip(ordered, replies, strict=True)
-        ]
-
     # -- lag ---------------------------------------------------------------------------
 
     def lag_seconds(self, users: Iterable[str] | None = None) -> float:
@@ -386,13 +389,13 @@ class Snapshotter:
                 continue  # no stream: nothing is waiting
             except redis.RedisError as e:
                 raise translate_error(e, self.settings, "XINFO GROUPS") from e
-            ours = [g for g in groups if text(g["name"]) == keys.SNAPSHOT_GROUP]
+            ours = [g for g in groups if text(g["name"]) == self.group]
             start = "-"  # no group yet: the whole stream is waiting
             found = []
             if ours:
                 start = f"({text(ours[0]['last-delivered-id'])}"
                 if ours[0]["pending"]:
-                    summary = self.call(self.client.xpending, stream, keys.SNAPSHOT_GROUP)
+                    summary = self.call(self.client.xpending, stream, self.group)
                     if summary["min"] is not None:  # acknowledged since XINFO answered
                         found.append(_ms(summary["min"]))
             after = self.call(self.client.xrange, stream, start, count=1)

@@ -11,6 +11,8 @@ commit per row.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 import threading
 import time
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from syntha_redis import keys
 from syntha_redis.exceptions import SynthaConnectionError, SynthaPersistenceError
 from syntha_redis.snapshot.rows import AgentRow, Batch, ItemRow
 from syntha_redis.snapshot.schema import (
@@ -61,6 +64,8 @@ class SnapshotDB(ABC):
     """The statements of the snapshot, in one dialect."""
 
     dialect: Dialect
+
+    _scope = ""  # what else than describe() and the tables tells two databases apart
 
     def __init__(self, table_prefix: str) -> None:
         self.tables = Tables(validate_table_prefix(table_prefix))
@@ -114,6 +119,17 @@ class SnapshotDB(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Where the snapshot lives, without secrets."""
+
+    @property
+    def capture_group(self) -> str:
+        """The stream consumer group that captures into this database.
+
+        One group per database: every snapshotter of one database shares its
+        group's work, and meshes of one user that name different databases
+        each get every change (one group would split the changes between them).
+        """
+        where = f"{self.describe()}|{self._scope}|{self.tables.items}"
+        return f"{keys.SNAPSHOT_GROUP}:{hashlib.sha1(where.encode()).hexdigest()[:12]}"
 
     # -- schema ----------------------------------------------------------------------
 
@@ -238,6 +254,7 @@ class PostgresDB(SnapshotDB):
         params = conninfo_to_dict(conninfo)
         self._where = f"postgresql://{params.get('host', 'localhost')}:" \
             f"{params.get('port', 5432)}/{params.get('dbname', '')}"
+        self._scope = str(params.get("options", ""))  # e.g. a search_path
         self.pool = ConnectionPool(
             conninfo,
             min_size=min(sizes.min_size, sizes.max_size),
@@ -361,4 +378,4 @@ class SqliteDB(SnapshotDB):
             self._conn.close()
 
     def describe(self) -> str:
-        return f"sqlite:{self.path}"
+        return f"sqlite:{os.path.abspath(self.path)}"

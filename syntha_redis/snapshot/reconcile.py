@@ -5,10 +5,13 @@ expires, so a snapshotter that meets a user's stream for the first time (a
 new consumer group) cannot assume it holds every change. It then writes the
 user's whole current state, version-guarded like any batch.
 
-Items in the snapshot but no longer in Redis get a tombstone at the version
-counter's value read *before* the scan: every deletion the scan missed is
-older than that, and any later push of the key has a higher version, so the
-guard lets it win.
+It writes what Redis holds and nothing about what Redis lacks: an item or an
+agent missing from Redis may have been lost with Redis's data (an empty
+restart, a failover), and only an explicit delete, ``clear()`` or an expiry
+makes a tombstone. A deletion whose event was trimmed from the stream before
+any snapshotter read it therefore stays live in the snapshot; the stream's
+retention (``stream_max_length``, ``stream_max_age_seconds``) must exceed the
+snapshot's lag, which ``lag_seconds()`` and the metrics report.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from syntha_redis import keys
-from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
+from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch
 
 if TYPE_CHECKING:
     from syntha_redis.snapshot.capture import Snapshotter
@@ -31,29 +34,19 @@ def capture_user(snap: Snapshotter, user_id: str) -> int:
     before = int(snap.call(client.get, uk.version) or 0)
     toks = sorted(m.decode() for m in snap.call(client.smembers, uk.items))
     batch = Batch(items=snap.read_items([(user_id, t) for t in toks]))
-    live = {row.key for row in batch.items}
-    for row in snap.db.items(user_id):
-        if row.key not in live:
-            batch.items.append(ItemRow(user_id, row.key, None, row.topics, row.subscribers,
-                                       None, before, 0, None, deleted=True))
     batch.agents += _agents(snap, user_id, before)
     snap.db.write(batch)
     return len(batch)
 
 
 def _agents(snap: Snapshotter, user_id: str, version: int) -> list[AgentRow]:
-    """Every agent's subscriptions and permissions now, stamped ``version``.
-
-    Agents the snapshot knows but Redis no longer lists get an empty set.
-    """
+    """The subscriptions and permissions of every agent Redis lists, stamped ``version``."""
     uk = snap.user_keys(user_id)
-    found = {(a.agent, a.kind) for a in snap.db.agents(user_id)}
     listed = [(SUBSCRIBED, keys.SUBSCRIBED_AGENTS, keys.AGENT_TOPICS),
               (PERMISSIONS, keys.PERMISSION_AGENTS, keys.POST_PERMISSIONS)]
     wanted: list[tuple[str, str, str]] = []  # (kind, agent token, set key)
     for kind, registry, prefix in listed:
         agents = {m.decode() for m in snap.call(snap.client.smembers, uk.root + registry)}
-        agents |= {keys.encode(agent) for agent, k in found if k == kind}
         wanted += [(kind, tok, uk.root + prefix + tok) for tok in sorted(agents)]
     pipe = snap.client.pipeline(transaction=False)
     for _, _, name in wanted:

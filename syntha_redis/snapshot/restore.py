@@ -4,11 +4,14 @@ Restore sends the snapshot's live rows to ``lua/restore.lua`` in chunks; the
 script applies a row only if it is newer than Redis's copy, so a restore is
 idempotent and safe over a partly filled Redis. It also lifts the user's
 version counter above every captured version, so writes made after the
-restore are never older than what the snapshot holds.
+restore are never older than what the snapshot holds, and last sets the
+user's epoch marker, which lets guarded meshes act on the keyspace again.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,7 +86,15 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
         # may have been lost with the rest of Redis)
         registry = keys.users_registry(settings.key_prefix)
         store.execute(CommandCall(("SADD", registry, keys.encode(user_id))))
+    # Last: the epoch marker says the snapshot is back, and lets guarded calls
+    # through (syntha_redis.snapshot.guard).
+    marker = f"restored {report.applied} rows at {int(time.time() * 1000)} by {_worker_id()}"
+    store.execute(CommandCall(("SET", root + keys.EPOCH, marker)))
     return report
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def restore_all(

@@ -148,7 +148,7 @@ def test_postgres_outage_loses_no_stream_entries(
         with pytest.raises(SynthaError):
             snap.run_once()
         stream = mesh._ops.keys.stream
-        assert snap.client.xpending(stream, "snapshotter")["pending"] == 50
+        assert snap.client.xpending(stream, snap.group)["pending"] == 50
         proxy.up()
         deadline = time.monotonic() + 20
         while snap.oldest_waiting(["u"]) is not None and time.monotonic() < deadline:
@@ -156,7 +156,7 @@ def test_postgres_outage_loses_no_stream_entries(
                 snap.run_once()
             except SynthaError:
                 time.sleep(0.1)  # the pool replaces the connections the outage broke
-        assert snap.client.xpending(stream, "snapshotter")["pending"] == 0
+        assert snap.client.xpending(stream, snap.group)["pending"] == 0
         assert {r.key: r.version for r in db.items("u")} == versions
     finally:
         db.close()
