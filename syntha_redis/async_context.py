@@ -55,17 +55,11 @@ class AsyncContextMesh(BaseContextMesh):
         loop = _running_loop()
         store = self._stores.get(loop)
         if store is None:
-            store = self._stores[loop] = AsyncStore(self.settings, id(loop), self._guard())
+            store = self._stores[loop] = AsyncStore(self.settings, id(loop), self._snapshot_link())
         return store
 
     async def _run(self, operation: Operation[T]) -> T:
         return await self._store().run(operation)
-
-    async def _after_write_off_loop(self, key: str, version: int | None) -> None:
-        """``_after_write`` in a worker thread: with ``durability="sync"`` it commits
-        a database row, which must not stall every other task of the event loop."""
-        if self.db_backend is not None and self.db_backend.durability == "sync":
-            await asyncio.to_thread(self._after_write, key, version)
 
     # -- items -------------------------------------------------------------------
 
@@ -81,19 +75,13 @@ class AsyncContextMesh(BaseContextMesh):
         expected_version: int | None = None,
     ) -> int:
         """See ``ContextMesh.push``."""
-        version = await self._run(
+        return await self._run(
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
-        await self._after_write_off_loop(key, version)
-        return version
 
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """See ``ContextMesh.push_many``."""
-        items = list(items)
-        versions = await self._run(self._ops.push_many(items))
-        for item, version in zip(items, versions, strict=True):
-            await self._after_write_off_loop(item["key"], version)
-        return versions
+        return await self._run(self._ops.push_many(items))
 
     async def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
         items = await self.get_many_items(keys, agent_name)
@@ -123,10 +111,7 @@ class AsyncContextMesh(BaseContextMesh):
         return await self._run(self._ops.keys_by_topic(agent_name))
 
     async def remove(self, key: str) -> bool:
-        removed = await self._run(self._ops.remove(key))
-        if removed:
-            await self._after_write_off_loop(key, None)
-        return removed
+        return await self._run(self._ops.remove(key))
 
     delete = remove
 

@@ -34,8 +34,6 @@ class AsyncToolHandler(BaseToolHandler[AsyncContextMesh]):
         mesh = self.context_mesh
         try:
             result = await mesh._run(call.operation())
-            for key, version in call.written:
-                await mesh._after_write_off_loop(key, version)
         except Exception as e:
             return call.failure(e)
         return result

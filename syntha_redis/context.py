@@ -19,7 +19,7 @@ from syntha_redis.events import ChangeEvent, Watch
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem
-from syntha_redis.store import KeyspaceGuard, Store
+from syntha_redis.store import SnapshotLink, Store
 from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["BaseContextMesh", "ContextMesh", "build_settings"]
@@ -145,14 +145,11 @@ class BaseContextMesh:
         """Set up the subclass's store (called after persistence is attached)."""
         raise NotImplementedError
 
-    def _guard(self) -> KeyspaceGuard | None:
-        """What keeps this mesh off a keyspace that lost its data: its snapshot's
-        guard, or None without a snapshot (nothing to restore from)."""
-        return None if self.db_backend is None else self.db_backend.guard
-
-    def _after_write(self, key: str, version: int | None) -> None:
-        if self.db_backend is not None:
-            self.db_backend.after_push(key, version)
+    def _snapshot_link(self) -> SnapshotLink | None:
+        """What the stores of this mesh consult: its snapshot, which keeps them off
+        a keyspace that lost its data and, with sync durability, commits each
+        write; None without a snapshot."""
+        return self.db_backend  # type: ignore[no-any-return]
 
     def _release(self) -> bool:
         """Mark closed; False if it already was. Closes the persistence backend."""
@@ -179,7 +176,7 @@ class ContextMesh(BaseContextMesh):
     """
 
     def _open(self) -> None:
-        self._store = Store(self.settings, self._guard())
+        self._store = Store(self.settings, self._snapshot_link())
 
     # -- items -------------------------------------------------------------------
 
@@ -201,11 +198,9 @@ class ContextMesh(BaseContextMesh):
         post permissions are enforced and it is recorded as the author. With
         ``expected_version`` the push is a compare-and-set (0 = must not exist).
         """
-        version = self._store.run(
+        return self._store.run(
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
-        self._after_write(key, version)
-        return version
 
     def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """Push several items atomically, all or none, in one round trip.
@@ -215,11 +210,7 @@ class ContextMesh(BaseContextMesh):
         All are validated and checked (versions, post permissions, quotas) before
         any is written. Returns the new versions, in order.
         """
-        items = list(items)
-        versions = self._store.run(self._ops.push_many(items))
-        for item, version in zip(items, versions, strict=True):
-            self._after_write(item["key"], version)
-        return versions
+        return self._store.run(self._ops.push_many(items))
 
     def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
         """``{key: value}`` of the live (and, with ``agent_name``, visible) items
@@ -256,10 +247,7 @@ class ContextMesh(BaseContextMesh):
 
     def remove(self, key: str) -> bool:
         """Delete ``key``; True if it existed."""
-        removed = self._store.run(self._ops.remove(key))
-        if removed:
-            self._after_write(key, None)
-        return removed
+        return self._store.run(self._ops.remove(key))
 
     delete = remove
 

@@ -10,9 +10,10 @@ Redis holds the live mesh; the backend keeps a snapshot of it (see
   acts on it (``syntha_redis.snapshot.guard``);
 - makes the process's background snapshotter capture this user's stream.
   With ``durability="async"`` (default) that is all: ``lag_seconds()`` says
-  how far the snapshot is behind. With ``durability="sync"`` ``push`` and
-  ``remove`` also write their row before returning (write-through), so an
-  acknowledged push survives a Redis crash.
+  how far the snapshot is behind. With ``durability="sync"`` every write
+  (push, remove, subscriptions, permissions, clear, topic deletion, from the
+  mesh or from tool calls) commits its rows before returning
+  (``snapshot.write_through``), so an acknowledged write survives a Redis crash.
 
 A fleet runs ``syntha-redis snapshot run`` instead or as well: every
 snapshotter is a consumer of the same group, so they share the work.
@@ -25,26 +26,28 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from typing import Any
-
-import redis
 
 from syntha_redis import keys
 from syntha_redis.codec import decode_value
 from syntha_redis.config import Settings
-from syntha_redis.connection import get_client, translate_error
-from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.exceptions import (
+    SynthaConfigurationError,
+    SynthaError,
+    SynthaPersistenceError,
+)
 from syntha_redis.snapshot import (
-    Batch,
-    ItemRow,
     PoolSizes,
     PostgresDB,
     SnapshotDB,
     Snapshotter,
     SqliteDB,
 )
-from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
 from syntha_redis.snapshot.guard import KeyspaceGuard
+from syntha_redis.snapshot.write_through import NEEDS_CAPTURE, rows_of
+from syntha_redis.store import ScriptCall
 
 __all__ = [
     "attach_backend",
@@ -69,7 +72,6 @@ PostgreSQLBackend = PostgresDB
 DURABILITY = ("async", "sync")
 BACKENDS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 DEFAULT_DB_PATH = "syntha_context.db"
-RECENT_EVENTS = 100  # where a sync remove looks for its own deletion event
 
 _lock = threading.Lock()
 _databases: dict[tuple[str, str], tuple[SnapshotDB, int]] = {}  # -> (db, handles)
@@ -194,7 +196,6 @@ class SnapshotBackend:
         self.durability = durability
         self.keys = keys.UserKeys(self.settings.key_prefix, self.user_id)
         self.db = _acquire_db(kind, database, self.settings)
-        self._client: Any = get_client(self.settings)
         self._closed = False
         # the mesh's stores carry it: a keyspace that lost its data is restored
         # from this snapshot before any call acts on it
@@ -207,30 +208,38 @@ class SnapshotBackend:
             worker.users[self.user_id] += 1
         self._worker = worker
 
-    # -- write-through (sync) ----------------------------------------------------------
+    # -- the mesh store's link (syntha_redis.store.SnapshotLink) -----------------------
 
-    def after_push(self, key: str, version: int | None) -> None:
-        """Called after a push (version) or a remove (None) of this mesh's user."""
-        if self.durability != "sync":
-            return
-        tok = keys.encode(key)
-        try:
-            row = self._deletion(tok) if version is None else item_row(
-                self.user_id, key, self._client.hmget(self.keys.item_by_token(tok), ITEM_FIELDS)
+    @property
+    def root(self) -> str:
+        return self.guard.root
+
+    @property
+    def epoch_key(self) -> str:
+        return self.guard.epoch_key
+
+    def recover(self) -> object:
+        return self.guard.recover()
+
+    def after(self, call: ScriptCall, reply: Any) -> Callable[[], None] | None:
+        """With sync durability: commit the rows of a write before it returns."""
+        if self.durability != "sync" or call.root != self.guard.root:
+            return None
+        if call.name in NEEDS_CAPTURE:
+            return self._await_capture
+        batch = rows_of(self.user_id, call, reply)
+        return None if not len(batch) else partial(self.db.write, batch)
+
+    def _await_capture(self) -> None:
+        if not self.flush(timeout=self.settings.socket_timeout * 6):
+            raise SynthaPersistenceError(
+                f"user {self.user_id!r}: the change is in Redis but the snapshot has not "
+                "confirmed it yet",
+                backend=self.db.describe(),
+                operation="write-through",
+                suggestions=["Check the snapshot database; the change will be captured "
+                             "from the stream once it is reachable"],
             )
-        except redis.RedisError as e:
-            raise translate_error(e, self.settings, "write-through") from e
-        # None: the item changed again already; the stream captures that change
-        if row is not None:
-            self.db.write(Batch(items=[row]))
-
-    def _deletion(self, tok: str) -> ItemRow | None:
-        """The tombstone of our remove, at the exact version of its event."""
-        for _, fields in self._client.xrevrange(self.keys.stream, count=RECENT_EVENTS):
-            if fields.get(b"type") == b"deleted" and fields.get(b"key") == tok.encode():
-                return ItemRow(self.user_id, keys.decode(tok), None, [], [], None,
-                               int(fields[b"ver"]), 0, None, deleted=True)
-        return None
 
     # -- Syntha's DatabaseBackend reads -----------------------------------------------
 

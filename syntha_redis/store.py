@@ -8,17 +8,18 @@ an operation that can do without a reply (``health.probe``) catches it there,
 any other lets it propagate. ``run`` is also where every operation is timed
 for Prometheus (``syntha_redis.metrics``), when metrics are on.
 
-A store of a mesh with a snapshot carries a ``KeyspaceGuard``: its script
+A store of a mesh with a snapshot carries a ``SnapshotLink``: its script
 calls name the user's epoch marker as KEYS[2] (``lua/_prelude.lua`` refuses
 to act on a keyspace without one), its reads of the user's keys check the
 marker in the same round trip, and a lost keyspace is restored once through
-the guard before the call is sent again.
+the link before the call is sent again; with sync durability, the link also
+commits the rows of each write before the call returns.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -36,7 +37,7 @@ __all__ = [
     "CommandCall",
     "Call",
     "Operation",
-    "KeyspaceGuard",
+    "SnapshotLink",
     "RestoreNeeded",
     "Store",
     "AsyncStore",
@@ -79,14 +80,18 @@ UNGUARDED = frozenset({"restore", "snapshot_read"})
 RESTORE_NEEDED = "SYNTHA_RESTORE_NEEDED"
 
 
-class KeyspaceGuard(Protocol):
-    """What a store needs to keep one user's calls off a lost keyspace."""
+class SnapshotLink(Protocol):
+    """What a store of a mesh with a snapshot needs from it (``persistence``)."""
 
-    root: str
-    epoch_key: str
+    root: str  # the user whose calls it guards
+    epoch_key: str  # that user's epoch marker
 
     def recover(self) -> object:
         """Restore the user's keyspace from the snapshot (once across workers)."""
+
+    def after(self, call: ScriptCall, reply: Any) -> Callable[[], None] | None:
+        """The blocking snapshot work a script call's reply needs before the call
+        returns (sync durability), if any; the store runs it (off the event loop)."""
 
 
 class RestoreNeeded(SynthaPersistenceError):
@@ -102,9 +107,9 @@ class RestoreNeeded(SynthaPersistenceError):
         )
 
 
-def _script_keys(call: ScriptCall, guard: KeyspaceGuard | None) -> tuple[str, ...]:
-    if guard is not None and call.root == guard.root and call.name not in UNGUARDED:
-        return (call.root, guard.epoch_key)
+def _script_keys(call: ScriptCall, snapshot: SnapshotLink | None) -> tuple[str, ...]:
+    if snapshot is not None and call.root == snapshot.root and call.name not in UNGUARDED:
+        return (call.root, snapshot.epoch_key)
     return (call.root,)
 
 
@@ -115,11 +120,11 @@ def _is_restore_needed(error: redis.RedisError) -> bool:
 class Store:
     """Runs operations on the process's shared sync client."""
 
-    def __init__(self, settings: Settings, guard: KeyspaceGuard | None = None) -> None:
+    def __init__(self, settings: Settings, snapshot: SnapshotLink | None = None) -> None:
         self.settings = settings
         self.client = get_client(settings)
         self.metrics = recorder(settings)
-        self.guard = guard
+        self.snapshot = snapshot
 
     def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -142,21 +147,26 @@ class Store:
 
     def execute(self, call: Call) -> Any:
         try:
-            return self._send(call)
+            reply = self._send(call)
         except RestoreNeeded:
-            if self.guard is None:
+            if self.snapshot is None:
                 raise
-            self.guard.recover()
-            return self._send(call)
+            self.snapshot.recover()
+            reply = self._send(call)
+        if self.snapshot is not None and isinstance(call, ScriptCall):
+            work = self.snapshot.after(call, reply)
+            if work is not None:
+                work()
+        return reply
 
     def _send(self, call: Call) -> Any:
         try:
             if isinstance(call, CommandCall):
-                if self.guard is not None and call.root == self.guard.root:
-                    return self._guarded_read(call, self.guard)
+                if self.snapshot is not None and call.root == self.snapshot.root:
+                    return self._guarded_read(call, self.snapshot)
                 return self.client.execute_command(*call.args)  # type: ignore[no-untyped-call]
             script = SCRIPTS[call.name]
-            names = _script_keys(call, self.guard)
+            names = _script_keys(call, self.snapshot)
             try:
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
@@ -168,15 +178,15 @@ class Store:
                 raise RestoreNeeded(call.root or "") from e
             raise translate_error(e, self.settings, call.name) from e
 
-    def _guarded_read(self, call: CommandCall, guard: KeyspaceGuard) -> Any:
+    def _guarded_read(self, call: CommandCall, snapshot: SnapshotLink) -> Any:
         """The read, then the epoch marker, in one round trip: a read that met a
         lost keyspace also meets the missing marker."""
         pipe = self.client.pipeline(transaction=False)
         pipe.execute_command(*call.args)
-        pipe.exists(guard.epoch_key)
+        pipe.exists(snapshot.epoch_key)
         reply, marked = pipe.execute()
         if not marked:
-            raise RestoreNeeded(guard.root)
+            raise RestoreNeeded(snapshot.root)
         return reply
 
     def ping(self) -> bool:
@@ -190,12 +200,12 @@ class AsyncStore:
     """Runs operations on the asyncio client of the running event loop."""
 
     def __init__(
-        self, settings: Settings, loop_id: int, guard: KeyspaceGuard | None = None
+        self, settings: Settings, loop_id: int, snapshot: SnapshotLink | None = None
     ) -> None:
         self.settings = settings
         self.client = get_async_client(settings, loop_id)
         self.metrics = recorder(settings)
-        self.guard = guard
+        self.snapshot = snapshot
 
     async def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -218,22 +228,27 @@ class AsyncStore:
 
     async def execute(self, call: Call) -> Any:
         try:
-            return await self._send(call)
+            reply = await self._send(call)
         except RestoreNeeded:
-            if self.guard is None:
+            if self.snapshot is None:
                 raise
             # the restore reads the snapshot database with blocking calls
-            await asyncio.to_thread(self.guard.recover)
-            return await self._send(call)
+            await asyncio.to_thread(self.snapshot.recover)
+            reply = await self._send(call)
+        if self.snapshot is not None and isinstance(call, ScriptCall):
+            work = self.snapshot.after(call, reply)
+            if work is not None:
+                await asyncio.to_thread(work)
+        return reply
 
     async def _send(self, call: Call) -> Any:
         try:
             if isinstance(call, CommandCall):
-                if self.guard is not None and call.root == self.guard.root:
-                    return await self._guarded_read(call, self.guard)
+                if self.snapshot is not None and call.root == self.snapshot.root:
+                    return await self._guarded_read(call, self.snapshot)
                 return await self.client.execute_command(*call.args)
             script = SCRIPTS[call.name]
-            names = _script_keys(call, self.guard)
+            names = _script_keys(call, self.snapshot)
             try:
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
@@ -244,13 +259,13 @@ class AsyncStore:
                 raise RestoreNeeded(call.root or "") from e
             raise translate_error(e, self.settings, call.name) from e
 
-    async def _guarded_read(self, call: CommandCall, guard: KeyspaceGuard) -> Any:
+    async def _guarded_read(self, call: CommandCall, snapshot: SnapshotLink) -> Any:
         pipe = self.client.pipeline(transaction=False)
         pipe.execute_command(*call.args)
-        pipe.exists(guard.epoch_key)
+        pipe.exists(snapshot.epoch_key)
         reply, marked = await pipe.execute()
         if not marked:
-            raise RestoreNeeded(guard.root)
+            raise RestoreNeeded(snapshot.root)
         return reply
 
     async def ping(self) -> bool:

@@ -89,7 +89,6 @@ def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
         agent_name=call.agent,
         expected_version=args.get("expected_version"),
     )
-    call.written.append((key, version))
     routes = []
     if topics:
         routes.append(f"topics: {', '.join(topics)}")
@@ -288,8 +287,7 @@ class ToolCall:
     """One call of ``tool`` (a known tool name) by ``agent_name`` on a user's mesh.
 
     Run ``operation()`` on a store; if that (or anything after it) raises,
-    the call's result is ``failure(error)``. ``written`` then holds the
-    ``(key, version)`` of each push, for the mesh's snapshot write-through.
+    the call's result is ``failure(error)``.
     """
 
     def __init__(
@@ -299,7 +297,6 @@ class ToolCall:
         self.tool = tool
         self.agent_name = agent_name
         self.arguments = arguments
-        self.written: list[tuple[str, int]] = []
         self._spec = _TOOLS[tool]
 
     @property

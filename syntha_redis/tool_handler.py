@@ -220,8 +220,6 @@ class ToolHandler(BaseToolHandler["ContextMesh"]):
         mesh = self.context_mesh
         try:
             result = mesh._store.run(call.operation())
-            for key, version in call.written:
-                mesh._after_write(key, version)
         except Exception as e:
             return call.failure(e)
         return result

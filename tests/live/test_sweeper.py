@@ -32,7 +32,8 @@ def test_a_dead_sweepers_lease_lapses_and_another_takes_over(
     dead, survivor = Sweeper(), Sweeper()
     assert dead.sweep(mesh._ops) == 0
     assert survivor.sweep(mesh._ops) is None
-    expire_one(mesh)  # longer than the lease
+    expire_one(mesh)
+    threading.Event().wait(0.1)  # with expire_one's wait, past the 0.1 s lease for sure
     assert survivor.sweep(mesh._ops) == 1
 
 

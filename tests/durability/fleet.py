@@ -1,0 +1,92 @@
+"""The processes of a fleet, for the durability tests: writers, readers, a snapshotter.
+
+Each runs in its own OS process (multiprocessing spawn) and writes what it saw
+to a file line by line, flushed, so the test can count every acknowledged
+write even of a process it has to kill.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from syntha_redis import ContextMesh, SynthaError
+
+# Short timeouts: a dead Redis must turn into a retry within the test's time.
+FAST = {"socket_timeout": 1.0, "connect_timeout": 0.5, "retries": 0, "auto_cleanup": False}
+
+
+def open_mesh(url: str, prefix: str, dsn: str, durability: str, user: str = "u") -> ContextMesh:
+    return ContextMesh(user_id=user, redis_url=url, key_prefix=prefix, db_backend="postgresql",
+                       connection_string=dsn, durability=durability, **FAST)
+
+
+def write(url: str, prefix: str, dsn: str, durability: str, numbers: Iterable[int],
+          acks: str, pace: float = 0.0) -> None:
+    """Push k<n> = n for each number, retrying each until it is acknowledged; append
+    "key version" to ``acks`` after each acknowledgement."""
+    mesh = open_mesh(url, prefix, dsn, durability)
+    with open(acks, "a") as out:
+        for n in numbers:
+            while True:
+                try:
+                    version = mesh.push(f"k{n}", n, topics=["work"])
+                    break
+                except SynthaError:
+                    time.sleep(0.05)
+            out.write(f"k{n} {version}\n")
+            out.flush()
+            if pace:
+                time.sleep(pace)
+    mesh.close()
+
+
+def read(url: str, prefix: str, dsn: str, durability: str, acks: str, report: str,
+         stop: str) -> None:
+    """Read acknowledged keys at random until the file ``stop`` exists. Each read is
+    ok, an error (Redis away) or a miss (an acknowledged key read as absent); one
+    "ok errors misses" line goes to ``report`` at the end, then the missed keys."""
+    mesh = open_mesh(url, prefix, dsn, durability)
+    ok = errors = 0
+    missed: list[str] = []
+    while not Path(stop).exists():
+        acked = acked_keys(acks)
+        if not acked:
+            time.sleep(0.01)
+            continue
+        key = random.choice(list(acked))
+        try:
+            value = mesh.get(key, agent_name="reader")
+        except SynthaError:
+            errors += 1
+            time.sleep(0.02)
+            continue
+        if value is None:
+            missed.append(key)
+        else:
+            ok += 1
+    Path(report).write_text(f"{ok} {errors} {len(missed)}\n" + "\n".join(missed))
+    mesh.close()
+
+
+def acked_keys(acks: str) -> dict[str, int]:
+    """key -> version of every complete line of an acknowledgement file."""
+    try:
+        text = Path(acks).read_text()
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            found[parts[0]] = int(parts[1])
+    return found
+
+
+def reader_report(path: str) -> dict[str, Any]:
+    head, *missed = Path(path).read_text().splitlines()
+    ok, errors, misses = (int(x) for x in head.split())
+    return {"ok": ok, "errors": errors, "misses": misses, "missed": missed}
