@@ -170,17 +170,7 @@ class _Worker:
         self.thread.start()
 
     def _loop(self) -> None:
-        backoff = self.snapshotter.poll_interval
-        while not self.stopping.is_set():
-            try:
-                busy = self.snapshotter.run_once() > 0
-                backoff = self.snapshotter.poll_interval
-            except SynthaError as e:
-                # the entries stay pending (retried first next pass): nothing is lost
-                log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
-                busy, backoff = False, min(backoff * 2, 5.0)
-            if not busy:
-                self.stopping.wait(backoff)
+        self.snapshotter.run(stop=self.stopping.is_set, sleep=self.stopping.wait)
 
     def stop(self) -> None:
         self.stopping.set()

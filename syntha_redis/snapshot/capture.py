@@ -16,6 +16,7 @@ follows). Users are found through the registry set the mesh maintains.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -32,11 +33,14 @@ from syntha_redis import keys
 from syntha_redis.codec import text
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_client, translate_error
+from syntha_redis.exceptions import SynthaError
 from syntha_redis.scripts import SCRIPTS
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
 __all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
+
+log = logging.getLogger("syntha_redis.snapshot")
 
 ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 CHUNK = 64  # streams per pipelined read
@@ -107,7 +111,8 @@ class Snapshotter:
     def registered_users(self) -> list[str]:
         """Every user that ever wrote, from the registry (SSCAN, never a keyspace SCAN)."""
         name = keys.users_registry(self.settings.key_prefix)
-        return sorted(keys.decode(t) for t in self.call(self.client.sscan_iter, name, count=1000))
+        members = self.call(lambda: list(self.client.sscan_iter(name, count=1000)))
+        return sorted(keys.decode(t) for t in members)
 
     def user_keys(self, user_id: str) -> keys.UserKeys:
         found = self._keys.get(user_id)
@@ -117,11 +122,24 @@ class Snapshotter:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def run(self, stop: Callable[[], bool]) -> None:
-        """Capture until ``stop()`` is true; sleeps ``poll_interval`` when idle."""
+    def run(self, stop: Callable[[], bool],
+            sleep: Callable[[float], object] = time.sleep) -> None:
+        """Capture until ``stop()`` is true; sleeps ``poll_interval`` when idle.
+
+        Outlives its servers: a pass that fails (Redis or the database away)
+        is logged and retried with a backoff up to 5 s. Its entries stay
+        pending and are written first on the next pass, so nothing is lost.
+        """
+        backoff = self.poll_interval
         while not stop():
-            if self.run_once() == 0:
-                time.sleep(self.poll_interval)
+            try:
+                busy = self.run_once() > 0
+                backoff = self.poll_interval
+            except SynthaError as e:
+                log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
+                busy, backoff = False, min(backoff * 2, 5.0)
+            if not busy:
+                sleep(backoff)
 
     def run_once(self) -> int:
         """One pass over every user: new entries, plus idle ones of dead consumers.

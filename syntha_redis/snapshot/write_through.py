@@ -42,31 +42,57 @@ def _item(user_id: str, spec: tuple[Any, ...], version: int, created: int,
                    keys.decode(author) if author else None, version, created, expires or None)
 
 
+def _push(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    spec = args[HEAD + QUOTAS:HEAD + QUOTAS + ITEM_ARGS]
+    return Batch(items=[_item(user_id, spec, int(reply[1]), int(reply[2]), int(reply[3]))])
+
+
+def _push_many(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    specs = args[HEAD + QUOTAS:]
+    return Batch(items=[
+        _item(user_id, specs[i:i + ITEM_ARGS], int(reply[2 + 2 * n]), int(reply[1]),
+              int(reply[3 + 2 * n]))
+        for n, i in enumerate(range(0, len(specs), ITEM_ARGS))
+    ])
+
+
+def _remove(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    return Batch(items=[ItemRow(user_id, keys.decode(args[HEAD]), None, [], [], None,
+                                int(reply[1]), 0, None, deleted=True)])
+
+
+def _subscribe(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    return Batch(agents=[AgentRow(user_id, keys.decode(args[HEAD]), SUBSCRIBED,
+                                  _names(reply[2]), int(reply[1]))])
+
+
+def _unsubscribe(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    if not text(reply[2]):  # nothing was followed: nothing changed
+        return Batch()
+    return Batch(agents=[AgentRow(user_id, keys.decode(args[HEAD]), SUBSCRIBED,
+                                  _names(reply[3]), int(reply[1]))])
+
+
+def _permissions(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    return Batch(agents=[AgentRow(user_id, keys.decode(args[HEAD]), PERMISSIONS,
+                                  _names(args[HEAD + 1]), int(reply[1]))])
+
+
+def _clear(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
+    # chunks before the last reply {items remaining, deleted, 0}: nothing to record yet
+    return Batch(clears=[(user_id, int(reply[2]))]) if int(reply[0]) == 0 else Batch()
+
+
+# script -> its rows, for the replies that report success with status 1 (clear: any)
+_WRITES = {"push": _push, "push_many": _push_many, "remove": _remove,
+           "subscribe": _subscribe, "unsubscribe": _unsubscribe, "permissions": _permissions}
+
+
 def rows_of(user_id: str, call: ScriptCall, reply: Any) -> Batch:
-    """The rows of a script call that succeeded; empty for reads and refusals."""
-    args, status = call.args, int(reply[0]) if isinstance(reply, list) and reply else None
-    batch = Batch()
-    if call.name == "push" and status == 1:
-        spec = args[HEAD + QUOTAS:HEAD + QUOTAS + ITEM_ARGS]
-        batch.items.append(_item(user_id, spec, int(reply[1]), int(reply[2]), int(reply[3])))
-    elif call.name == "push_many" and status == 1:
-        specs = args[HEAD + QUOTAS:]
-        for n, i in enumerate(range(0, len(specs), ITEM_ARGS)):
-            version, expires = int(reply[2 + 2 * n]), int(reply[3 + 2 * n])
-            batch.items.append(_item(user_id, specs[i:i + ITEM_ARGS], version,
-                                     int(reply[1]), expires))
-    elif call.name == "remove" and status == 1:
-        batch.items.append(ItemRow(user_id, keys.decode(args[HEAD]), None, [], [], None,
-                                   int(reply[1]), 0, None, deleted=True))
-    elif call.name == "subscribe" and status == 1:
-        batch.agents.append(AgentRow(user_id, keys.decode(args[HEAD]), SUBSCRIBED,
-                                     _names(reply[2]), int(reply[1])))
-    elif call.name == "unsubscribe" and status == 1 and text(reply[2]):
-        batch.agents.append(AgentRow(user_id, keys.decode(args[HEAD]), SUBSCRIBED,
-                                     _names(reply[3]), int(reply[1])))
-    elif call.name == "permissions" and status == 1:
-        batch.agents.append(AgentRow(user_id, keys.decode(args[HEAD]), PERMISSIONS,
-                                     _names(args[HEAD + 1]), int(reply[1])))
-    elif call.name == "clear" and status == 0:  # the last chunk: everything is gone
-        batch.clears.append((user_id, int(reply[2])))
-    return batch
+    """The rows of a script call; empty for reads, refusals and no-ops."""
+    if call.name == "clear":
+        return _clear(user_id, call.args, reply)
+    rows = _WRITES.get(call.name)
+    if rows is None or int(reply[0]) != 1:
+        return Batch()
+    return rows(user_id, call.args, reply)

@@ -16,7 +16,8 @@ from typing import Any
 from syntha_redis import ContextMesh, SynthaError
 
 # Short timeouts: a dead Redis must turn into a retry within the test's time.
-FAST = {"socket_timeout": 1.0, "connect_timeout": 0.5, "retries": 0, "auto_cleanup": False}
+FAST = {"socket_timeout": 1.0, "connect_timeout": 0.5, "retries": 0, "auto_cleanup": False,
+        "pool_timeout": 2.0}
 
 
 def open_mesh(url: str, prefix: str, dsn: str, durability: str, user: str = "u") -> ContextMesh:
@@ -46,10 +47,12 @@ def write(url: str, prefix: str, dsn: str, durability: str, numbers: Iterable[in
 
 def read(url: str, prefix: str, dsn: str, durability: str, acks: str, report: str,
          stop: str) -> None:
-    """Read acknowledged keys at random until the file ``stop`` exists. Each read is
+    """Follow the writer's topic, then read acknowledged keys at random until the file
+    ``stop`` exists. Each read is
     ok, an error (Redis away) or a miss (an acknowledged key read as absent); one
     "ok errors misses" line goes to ``report`` at the end, then the missed keys."""
     mesh = open_mesh(url, prefix, dsn, durability)
+    mesh.register_agent_topics("reader", ["work"])  # a write too: it must survive the crash
     ok = errors = 0
     missed: list[str] = []
     while not Path(stop).exists():
