@@ -127,9 +127,10 @@ local function next_version()
 end
 
 -- Drop expired items from the indexes and record an 'expired' event for each.
--- Bounded by the prune batch; the sweeper and later calls take the rest.
-local function prune(now)
-  local expired = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))
+-- Bounded by the prune batch (or limit); the sweeper and later calls take the rest.
+local function prune(now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', now, 'LIMIT', 0,
+                             limit or tonumber(ARGV[6]))
   for _, tok in ipairs(expired) do
     local _, topics, subs = unindex(tok)
     redis.call('DEL', K_ITEM .. tok)

@@ -9,9 +9,19 @@ local function read_limits()
   return tonumber(ARGV[7]), tonumber(ARGV[8])
 end
 
+-- Expired items never count against a quota, swept or not: with quotas on,
+-- a write first prunes up to QUOTA_PRUNE expired items (not just the prune
+-- batch), and the item count leaves out any still waiting. Their bytes are
+-- only uncounted once pruned, so a user with more than QUOTA_PRUNE expired
+-- items waiting may be refused bytes until the sweeper has caught up.
+local QUOTA_PRUNE = 1000
+local function prune_for_quotas(now, max_items, max_bytes)
+  if max_items > 0 or max_bytes > 0 then prune(now, QUOTA_PRUNE) else prune(now) end
+end
+
 -- Returns nil if the item may be written, else a failure reply.
 -- usage = {items=n, bytes=n} accumulates the effect of earlier items of a batch.
-local function check_item(spec, usage, max_items, max_bytes)
+local function check_item(spec, usage, max_items, max_bytes, now)
   local key = K_ITEM .. spec.tok
   local cur = redis.call('HMGET', key, 'version', 'value')
   local exists = cur[1] ~= false
@@ -37,7 +47,7 @@ local function check_item(spec, usage, max_items, max_bytes)
   end
   usage.bytes = usage.bytes + string.len(spec.value) - old_size
   if max_items > 0 and usage.items > 0 then
-    local count = redis.call('SCARD', K_ITEMS)
+    local count = redis.call('SCARD', K_ITEMS) - redis.call('ZCOUNT', K_EXP, '-inf', now)
     if count + usage.items > max_items then
       return {0, 'quota_items', spec.tok, count, max_items}
     end

@@ -13,11 +13,11 @@
 local prior = replayed()
 if prior then return prior end
 local now = now_ms()
-prune(now)
 local spec = {tok = ARGV[9], value = ARGV[10], author = ARGV[11], topics = ARGV[12],
               subs = ARGV[13], ttl = ARGV[14], expected = ARGV[15]}
 local max_items, max_bytes = read_limits()
-local failure = check_item(spec, {items = 0, bytes = 0, seen = {}}, max_items, max_bytes)
+prune_for_quotas(now, max_items, max_bytes)
+local failure = check_item(spec, {items = 0, bytes = 0, seen = {}}, max_items, max_bytes, now)
 if failure then return failure end
 local ver, expires = write_item(spec, now)
 return remember({1, ver, now, expires})

@@ -14,14 +14,14 @@
 local prior = replayed()
 if prior then return prior end
 local now = now_ms()
-prune(now)
 local max_items, max_bytes = read_limits()
+prune_for_quotas(now, max_items, max_bytes)
 local usage = {items = 0, bytes = 0, seen = {}}
 local specs = {}
 for b = 9, #ARGV, 7 do
   local spec = {tok = ARGV[b], value = ARGV[b + 1], author = ARGV[b + 2], topics = ARGV[b + 3],
                 subs = ARGV[b + 4], ttl = ARGV[b + 5], expected = ARGV[b + 6]}
-  local failure = check_item(spec, usage, max_items, max_bytes)
+  local failure = check_item(spec, usage, max_items, max_bytes, now)
   if failure then return failure end
   specs[#specs + 1] = spec
 end

@@ -61,6 +61,12 @@ class Settings(BaseModel):
     retries: int = Field(3, ge=0, description="reconnect attempts on connection errors")
     health_check_interval: int = Field(30, ge=0)
     cleanup_interval: float = Field(300, gt=0, description="expiry sweeper period (s)")
+    sweep_registered_users: bool = Field(
+        True,
+        description="this process may also sweep users no process of it serves (one process "
+        "of the deployment per cleanup_interval); off for tenant credentials, which cannot "
+        "read the users registry",
+    )
     watch_poll_interval: float = Field(
         1.0, gt=0, description="watch() re-reads the stream this often without a wake-up (s)"
     )

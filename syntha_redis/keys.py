@@ -66,6 +66,7 @@ RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
+FLEET_SWEEP = "sweeper"
 # Stream per OutcomeLogger namespace (syntha_redis.reports); agent outcomes are
 # per deployment, not per user, so they live outside every user's keyspace.
 OUTCOMES = "outcomes"
@@ -211,6 +212,11 @@ class UserKeys:
 def users_registry(prefix: str) -> str:
     """The set of encoded user ids that have written (outside any user's slot)."""
     return f"{prefix}:{USERS_REGISTRY}"
+
+
+def fleet_sweep_lease(prefix: str) -> str:
+    """Lease of the one process that sweeps every registered user this interval."""
+    return f"{prefix}:{FLEET_SWEEP}"
 
 
 def outcomes_stream(prefix: str, namespace: str) -> str:

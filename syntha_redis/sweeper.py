@@ -11,6 +11,13 @@ Each pass over a user runs ``lua/sweep.lua``, which holds a per-user lease
 processes at most one sweeper acts for a user, and when that process dies its
 lease lapses and another takes over. Meshes are held weakly, so a mesh that is
 dropped stops being swept without being closed.
+
+Users whose processes have all gone are swept too: every ``cleanup_interval``
+one process of the deployment (one Redis, one key prefix) takes the fleet
+sweep lease and sweeps every user of the registry (unless
+``sweep_registered_users`` is off, as it must be for tenant credentials). So while any worker runs,
+an expired item leaves the indexes (and becomes an event) within two
+intervals, whoever pushed it.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING
 
+from syntha_redis import keys
+from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaError
 from syntha_redis.operations import MeshOperations
-from syntha_redis.store import Store
+from syntha_redis.store import CommandCall, Store
 
 if TYPE_CHECKING:
     from syntha_redis.context import BaseContextMesh
@@ -40,6 +49,7 @@ log = logging.getLogger("syntha_redis.sweeper")
 LEASE_INTERVALS = 2
 
 UserKey = tuple[str | None, str, str]  # redis_url, key_prefix, user_id
+Deployment = tuple[str | None, str]  # redis_url, key_prefix
 
 
 class Sweeper:
@@ -52,6 +62,7 @@ class Sweeper:
             weakref.WeakKeyDictionary()
         )
         self._due: dict[UserKey, float] = {}
+        self._walk_due: dict[Deployment, float] = {}
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,9 +74,9 @@ class Sweeper:
             self._meshes[mesh] = ops
             # the first pass comes one interval after the user's first mesh: the
             # scripts themselves prune as they run, and a mesh costs no round trip
-            self._due.setdefault(
-                (s.redis_url, s.key_prefix, ops.user_id), time.monotonic() + s.cleanup_interval
-            )
+            first = time.monotonic() + s.cleanup_interval
+            self._due.setdefault((s.redis_url, s.key_prefix, ops.user_id), first)
+            self._walk_due.setdefault((s.redis_url, s.key_prefix), first)
         self._changed.set()
 
     def remove(self, mesh: BaseContextMesh) -> None:
@@ -106,7 +117,42 @@ class Sweeper:
                 done[key] = self.sweep(ops)
             except SynthaError as e:
                 log.warning("expiry sweep of user %r failed: %s", key[2], e)
+        deployments = {(k[0], k[1]): ops.settings for k, ops in users.items()
+                       if ops.settings.sweep_registered_users}
+        with self._lock:
+            self._walk_due = {k: v for k, v in self._walk_due.items() if k in deployments}
+        for deployment, settings in deployments.items():
+            if self._walk_due.get(deployment, now) > now:
+                continue
+            self._walk_due[deployment] = now + settings.cleanup_interval
+            try:
+                done |= self.sweep_registered(settings)
+            except SynthaError as e:
+                log.warning("fleet expiry sweep of %s failed: %s", deployment[1], e)
         return done
+
+    def sweep_registered(self, settings: Settings) -> dict[UserKey, int | None]:
+        """Sweep every user of the registry, if no other process of the deployment
+        did so this interval (the fleet sweep lease); ``run_once``'s result shape."""
+        store = Store(settings)
+        lease = ("SET", keys.fleet_sweep_lease(settings.key_prefix), self.owner, "NX", "PX",
+                 max(1, int(settings.cleanup_interval * 1000)))
+        if not store.execute(CommandCall(lease)):
+            return {}
+        registry, cursor = keys.users_registry(settings.key_prefix), b"0"
+        done: dict[UserKey, int | None] = {}
+        while True:
+            cursor, members = store.execute(CommandCall(("SSCAN", registry, cursor,
+                                                         "COUNT", 500)))
+            for member in members:
+                user = keys.decode(member)
+                try:
+                    ops = MeshOperations(settings, user)
+                    done[(settings.redis_url, settings.key_prefix, user)] = self.sweep(ops)
+                except SynthaError as e:
+                    log.warning("expiry sweep of user %r failed: %s", user, e)
+            if int(cursor) == 0:
+                return done
 
     def sweep(self, ops: MeshOperations) -> int | None:
         """One pass over ``ops``'s user now: items pruned, or None if another
@@ -117,9 +163,8 @@ class Sweeper:
     def next_due(self) -> float | None:
         """Seconds until the earliest pass is due (None = nothing to sweep)."""
         with self._lock:
-            if not self._due:
-                return None
-            return max(0.0, min(self._due.values()) - time.monotonic())
+            due = [*self._due.values(), *self._walk_due.values()]
+        return None if not due else max(0.0, min(due) - time.monotonic())
 
     def _loop(self) -> None:
         while True:

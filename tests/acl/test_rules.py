@@ -21,8 +21,9 @@ from syntha_redis.cli import main
 from syntha_redis.scripts import lua_dir
 
 PACKAGE = Path(__file__).resolve().parents[2] / "syntha_redis"
-# Admin code (snapshotter, restore) runs under a wider Redis user, not a tenant's.
-ADMIN_MODULES = {"snapshot"}
+# Admin code (snapshotter, restore) runs under a wider Redis user, not a tenant's;
+# so does the fleet sweep (tenant processes set sweep_registered_users=False).
+ADMIN_MODULES = {"snapshot", "sweeper.py"}
 # Commands whose ACL name includes the subcommand.
 CONTAINERS = {"acl", "client", "cluster", "command", "config", "memory", "object", "script",
               "xgroup", "xinfo"}
