@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -164,13 +165,20 @@ class _Worker:
     def __init__(self, settings: Settings, db: SnapshotDB) -> None:
         # open mesh handles per user: two handles of one user share one capture
         self.users: Counter[str] = Counter()
+        # the mesh backends it serves: a failed pass makes them all suspect a failover
+        self.backends: weakref.WeakSet[SnapshotBackend] = weakref.WeakSet()
         self.snapshotter = Snapshotter(settings, db, users=lambda: sorted(self.users))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="syntha-snapshotter", daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
-        self.snapshotter.run(stop=self.stopping.is_set, sleep=self.stopping.wait)
+        self.snapshotter.run(stop=self.stopping.is_set, sleep=self.stopping.wait,
+                             on_redis_failure=self._suspect_failover)
+
+    def _suspect_failover(self) -> None:
+        for backend in list(self.backends):
+            backend.suspect = True
 
     def stop(self) -> None:
         self.stopping.set()
@@ -190,12 +198,14 @@ class SnapshotBackend:
         # the mesh's stores carry it: a keyspace that lost its data is restored
         # from this snapshot before any call acts on it
         self.guard = KeyspaceGuard(self.settings, self.db, self.user_id)
+        self.suspect = False
         name = (self.settings.redis_url, self.settings.key_prefix, self.db.describe())
         with _lock:
             worker = _workers.get(name)
             if worker is None:
                 worker = _workers[name] = _Worker(self.settings, self.db)
             worker.users[self.user_id] += 1
+            worker.backends.add(self)
         self._worker = worker
 
     # -- the mesh store's link (syntha_redis.store.SnapshotLink) -----------------------
@@ -210,6 +220,18 @@ class SnapshotBackend:
 
     def recover(self) -> object:
         return self.guard.recover()
+
+    def repair(self) -> object:
+        """Put back what a failover lost (``KeyspaceGuard.repair``), once the snapshot
+        holds every change the stream still has."""
+        self.suspect = False  # first: calls made meanwhile need no second repair
+        try:
+            if not self.flush(timeout=self.settings.socket_timeout * 2):
+                log.warning("user %r: repairing before the snapshot caught up", self.user_id)
+            return self.guard.repair()
+        except SynthaError:
+            self.suspect = True  # Redis or the snapshot still away: repair next time
+            raise
 
     def after(self, call: ScriptCall, reply: Any) -> Callable[[], None] | None:
         """With sync durability: commit the rows of a write before it returns."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import ClusterDownError, MasterDownError, NoScriptError, ReadOnlyError
 
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_async_client, get_client, translate_error
@@ -85,9 +85,13 @@ class SnapshotLink(Protocol):
 
     root: str  # the user whose calls it guards
     epoch_key: str  # that user's epoch marker
+    suspect: bool  # Redis failed under this user's calls: it may have failed over
 
     def recover(self) -> object:
         """Restore the user's keyspace from the snapshot (once across workers)."""
+
+    def repair(self) -> object:
+        """After a suspected failover: put back what the snapshot has and Redis lost."""
 
     def after(self, call: ScriptCall, reply: Any) -> Callable[[], None] | None:
         """The blocking snapshot work a script call's reply needs before the call
@@ -115,6 +119,17 @@ def _script_keys(call: ScriptCall, snapshot: SnapshotLink | None) -> tuple[str, 
 
 def _is_restore_needed(error: redis.RedisError) -> bool:
     return isinstance(error, redis.ResponseError) and str(error).startswith(RESTORE_NEEDED)
+
+
+# Errors of a server that went away or changed role: a failover may follow, and
+# a promoted replica may lack the last writes its master acknowledged.
+_FAILOVER_SIGNS = (redis.ConnectionError, redis.TimeoutError, ClusterDownError,
+                   MasterDownError, ReadOnlyError)
+
+
+def _note_failure(snapshot: SnapshotLink | None, error: redis.RedisError) -> None:
+    if snapshot is not None and isinstance(error, _FAILOVER_SIGNS):
+        snapshot.suspect = True
 
 
 class Store:
@@ -146,6 +161,8 @@ class Store:
             return done.value  # type: ignore[no-any-return]
 
     def execute(self, call: Call) -> Any:
+        if self.snapshot is not None and self.snapshot.suspect:
+            self.snapshot.repair()
         try:
             reply = self._send(call)
         except RestoreNeeded:
@@ -176,6 +193,7 @@ class Store:
         except redis.RedisError as e:
             if _is_restore_needed(e):
                 raise RestoreNeeded(call.root or "") from e
+            _note_failure(self.snapshot, e)
             raise translate_error(e, self.settings, call.name) from e
 
     def _guarded_read(self, call: CommandCall, snapshot: SnapshotLink) -> Any:
@@ -227,6 +245,8 @@ class AsyncStore:
             return done.value  # type: ignore[no-any-return]
 
     async def execute(self, call: Call) -> Any:
+        if self.snapshot is not None and self.snapshot.suspect:
+            await asyncio.to_thread(self.snapshot.repair)
         try:
             reply = await self._send(call)
         except RestoreNeeded:
@@ -257,6 +277,7 @@ class AsyncStore:
         except redis.RedisError as e:
             if _is_restore_needed(e):
                 raise RestoreNeeded(call.root or "") from e
+            _note_failure(self.snapshot, e)
             raise translate_error(e, self.settings, call.name) from e
 
     async def _guarded_read(self, call: CommandCall, snapshot: SnapshotLink) -> Any:

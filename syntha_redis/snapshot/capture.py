@@ -33,7 +33,7 @@ from syntha_redis import keys
 from syntha_redis.codec import text
 from syntha_redis.config import Settings
 from syntha_redis.connection import get_client, translate_error
-from syntha_redis.exceptions import SynthaError
+from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.scripts import SCRIPTS
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
@@ -122,13 +122,14 @@ class Snapshotter:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def run(self, stop: Callable[[], bool],
-            sleep: Callable[[float], object] = time.sleep) -> None:
+    def run(self, stop: Callable[[], bool], sleep: Callable[[float], object] = time.sleep,
+            on_redis_failure: Callable[[], None] | None = None) -> None:
         """Capture until ``stop()`` is true; sleeps ``poll_interval`` when idle.
 
         Outlives its servers: a pass that fails (Redis or the database away)
         is logged and retried with a backoff up to 5 s. Its entries stay
         pending and are written first on the next pass, so nothing is lost.
+        ``on_redis_failure`` is called when a pass could not reach Redis.
         """
         backoff = self.poll_interval
         while not stop():
@@ -138,6 +139,8 @@ class Snapshotter:
             except SynthaError as e:
                 log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
                 busy, backoff = False, min(backoff * 2, 5.0)
+                if on_redis_failure is not None and isinstance(e, SynthaConnectionError):
+                    on_redis_failure()
             if not busy:
                 sleep(backoff)
 

@@ -25,6 +25,13 @@ that lapses during a very long restore costs a second restore, never data.
 A brand-new user's first call runs an empty restore and sets the marker:
 one extra round trip and one snapshot query, once per user.
 
+A failover to a replica that missed the last writes keeps the marker, so it
+is caught another way: a store whose calls met a connection error, a
+cluster-down or read-only reply (or whose process's snapshot worker did)
+marks its user suspect, and before its next call ``repair`` applies the
+snapshot's rows that are newer than Redis's. It first waits for the
+snapshot to capture what the stream holds, so no deletion is undone.
+
 FLUSHDB is therefore a loss to repair, not a wipe: Redis cannot tell an
 operator's flush from an empty restart. ``clear()`` is the way to wipe a
 user; it tombstones every row in the snapshot.
@@ -37,6 +44,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 
 from syntha_redis import keys
 from syntha_redis.config import Settings
@@ -72,14 +80,24 @@ class KeyspaceGuard:
         """Make sure the keyspace holds its snapshot again. Returns the report of the
         restore this call ran, None if the keyspace was (or got) restored by another."""
         store = Store(self.settings)
+        return self._restore(store, lambda: bool(
+            store.execute(CommandCall(("EXISTS", self.epoch_key)))))
+
+    def repair(self) -> RestoreReport | None:
+        """Restore the snapshot's rows over the live keyspace (only rows newer than
+        Redis's apply): after a failover, what the promoted replica missed comes
+        back. Waits for another worker's restore first, then runs its own."""
+        return self._restore(Store(self.settings), lambda: False)
+
+    def _restore(self, store: Store, done: Callable[[], bool]) -> RestoreReport | None:
         token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + self.wait_seconds
         delay = 0.005
         while True:
-            if store.execute(CommandCall(("EXISTS", self.epoch_key))):
+            if done():
                 return None
             if store.execute(CommandCall(("SET", self.lock_key, token, "NX", "PX", LOCK_MS))):
-                return self._restore(store, token)
+                return self._restore_holding_lock(store, token)
             if time.monotonic() > deadline:
                 raise SynthaPersistenceError(
                     f"user {self.user_id!r}: Redis lost this keyspace and no restore "
@@ -92,7 +110,7 @@ class KeyspaceGuard:
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
 
-    def _restore(self, store: Store, token: str) -> RestoreReport:
+    def _restore_holding_lock(self, store: Store, token: str) -> RestoreReport:
         try:
             report = restore_user(self.settings, self.db, self.user_id)
         finally:
@@ -101,6 +119,6 @@ class KeyspaceGuard:
                 store.execute(CommandCall(("DEL", self.lock_key)))
         self.restores += 1
         if report.applied or report.agents:
-            log.warning("user %r: Redis had lost this keyspace; restored from %s: %s",
+            log.warning("user %r: Redis had lost data of this keyspace; restored from %s: %s",
                         self.user_id, self.db.describe(), report)
         return report

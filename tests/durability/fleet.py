@@ -45,6 +45,29 @@ def write(url: str, prefix: str, dsn: str, durability: str, numbers: Iterable[in
     mesh.close()
 
 
+def write_users(url: str, prefix: str, dsn: str, durability: str, users: list[str],
+                writer: int, count: int, log: str, pace: float = 0.0) -> None:
+    """Push w<writer>-<n> to users[n % len(users)], retrying until acknowledged; log
+    "ack <user> <key> <version> <time>" and "err <user> <time>" lines to ``log``."""
+    meshes = {u: open_mesh(url, prefix, dsn, durability, user=u) for u in users}
+    with open(log, "a") as out:
+        for n in range(count):
+            user, key = users[n % len(users)], f"w{writer}-{n}"
+            while True:
+                try:
+                    version = meshes[user].push(key, n)
+                    break
+                except SynthaError:
+                    out.write(f"err {user} {time.time()}\n")
+                    time.sleep(0.02)
+            out.write(f"ack {user} {key} {version} {time.time()}\n")
+            out.flush()
+            if pace:
+                time.sleep(pace)
+    for mesh in meshes.values():
+        mesh.close()
+
+
 def read(url: str, prefix: str, dsn: str, durability: str, acks: str, report: str,
          stop: str) -> None:
     """Follow the writer's topic, then read acknowledged keys at random until the file

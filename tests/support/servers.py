@@ -104,7 +104,7 @@ class RedisProcess:
 
 @dataclass
 class RedisClusterProcesses:
-    """A loopback Redis Cluster of private servers (3 primaries, no replicas)."""
+    """A loopback Redis Cluster of private servers (by default 3 primaries, no replicas)."""
 
     nodes: list[RedisProcess] = field(default_factory=list)
 
@@ -112,31 +112,60 @@ class RedisClusterProcesses:
     def url(self) -> str:
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/0"
 
-    def start(self, size: int = 3) -> RedisClusterProcesses:
+    def start(self, size: int = 3, replicas: int = 0,
+              node_timeout_ms: int = 15000) -> RedisClusterProcesses:
         try:
-            self._start(size)
+            self._start(size, replicas, node_timeout_ms)
         except BaseException:
             self.stop()  # never leave half a cluster running
             raise
         return self
 
-    def _start(self, size: int) -> None:
+    def _start(self, size: int, replicas: int, node_timeout_ms: int) -> None:
         for _ in range(size):
             node = RedisProcess(extra=("--cluster-enabled", "yes",
-                                       "--cluster-config-file", "nodes.conf"))
+                                       "--cluster-config-file", "nodes.conf",
+                                       "--cluster-node-timeout", str(node_timeout_ms)))
             self.nodes.append(node.start())
         subprocess.run(
             ["redis-cli", "--cluster", "create",
              *[f"127.0.0.1:{n.port}" for n in self.nodes],
-             "--cluster-replicas", "0", "--cluster-yes"],
+             "--cluster-replicas", str(replicas), "--cluster-yes"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.nodes[0].port)
-        deadline = time.monotonic() + 20
-        while client.cluster("INFO").get("cluster_state") != "ok":
-            if time.monotonic() > deadline:
-                raise RuntimeError("loopback cluster did not become ready")
-            time.sleep(0.1)
+        self.wait_until_ok()
+        if replicas:  # every replica has synced with its primary
+            deadline = time.monotonic() + 30
+            for n in self.nodes:
+                while redis.Redis(port=n.port).info("replication").get(
+                        "master_link_status", "up") != "up":
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("loopback replicas did not sync")
+                    time.sleep(0.1)
+
+    def wait_until_ok(self, timeout: float = 20) -> float:
+        """Seconds until every live node reports cluster_state:ok."""
+        started = time.monotonic()
+        for n in self.nodes:
+            if n.proc is None or n.proc.poll() is not None:
+                continue
+            client = redis.Redis(port=n.port)
+            while client.cluster("INFO").get("cluster_state") != "ok":
+                if time.monotonic() > started + timeout:
+                    raise RuntimeError("loopback cluster did not become ready")
+                time.sleep(0.05)
+        return time.monotonic() - started
+
+    def primary_of(self, key: str) -> RedisProcess:
+        """The node serving ``key``'s slot now."""
+        slot = redis.Redis(port=self._live().port).cluster("KEYSLOT", key)
+        for start, end, primary, *_ in redis.Redis(port=self._live().port).cluster("SLOTS"):
+            if start <= slot <= end:
+                return next(n for n in self.nodes if n.port == int(primary[1]))
+        raise LookupError(key)
+
+    def _live(self) -> RedisProcess:
+        return next(n for n in self.nodes if n.proc is not None and n.proc.poll() is None)
 
     def stop(self) -> None:
         for node in self.nodes:
