@@ -7,6 +7,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from syntha_redis import ContextMesh
+from syntha_redis import AsyncContextMesh, ContextMesh, Settings
+from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.cli import main
+from syntha_redis.mcp_server import build_handler
 from syntha_redis.tool_schemas import TOOL_NAMES, get_tool_schema
 from tests.support.servers import RedisProcess
 
@@ -114,6 +117,39 @@ async def test_failures_are_error_results_not_protocol_errors(redis_url: str, pr
         assert failed and result["success"] is False and result["error"]
     assert "Access denied" in denied[1]["error"]
     assert still_fine["success"]
+
+
+async def test_the_handshake_names_the_server_and_its_package_version(
+    redis_url: str, prefix: str
+) -> None:
+    params = StdioServerParameters(
+        command=str(Path(sys.executable).parent / "syntha-redis"),
+        args=["mcp", "--user", "alice", "--agent", "a", "--redis-url", redis_url,
+              "--key-prefix", prefix],
+        cwd=REPO,
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        hello = await session.initialize()
+    assert hello.server_info.name == "syntha-redis"
+    assert hello.server_info.version == metadata.version("syntha_redis") != ""
+
+
+async def test_calls_run_on_the_async_handler_of_an_async_mesh(
+    redis_url: str, prefix: str
+) -> None:
+    handler = build_handler(Settings(redis_url=redis_url, key_prefix=prefix), "alice", "a")
+    assert isinstance(handler, AsyncToolHandler)
+    assert isinstance(handler.context_mesh, AsyncContextMesh)
+    pushed = await handler.handle_tool_call("push_context", key="k", value="v")
+    assert pushed["success"], pushed
+    await handler.context_mesh.close()
+
+
+def test_an_unreachable_redis_fails_at_launch(
+    capsys: pytest.CaptureFixture[str], dead_url: str
+) -> None:
+    code = main(["mcp", "--user", "alice", "--agent", "a", "--redis-url", dead_url])
+    assert code == 2 and "cannot reach Redis" in capsys.readouterr().err
 
 
 def test_the_server_refuses_to_start_without_a_shared_redis(
