@@ -25,13 +25,17 @@ USER = "example-worker"
 AGENT = "Worker"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8001, help="probes and metrics (0 = any)")
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds")
     parser.add_argument("--iterations", type=int, help="stop after this many rounds")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

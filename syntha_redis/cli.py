@@ -103,8 +103,9 @@ def _database(args: argparse.Namespace) -> Any:
 def _snapshot_run(args: argparse.Namespace) -> int:
     from syntha_redis.snapshot import Snapshotter
 
+    settings = _settings(args)
     db = _database(args)
-    snap = Snapshotter(_settings(args), db, batch_size=args.batch_size,
+    snap = Snapshotter(settings, db, batch_size=args.batch_size,
                        claim_idle_ms=args.claim_idle_ms)
     try:
         if args.once:
@@ -113,8 +114,15 @@ def _snapshot_run(args: argparse.Namespace) -> int:
             stopping: list[int] = []
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda signum, _: stopping.append(signum))
-            print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
-            snap.run(stop=lambda: bool(stopping))
+            with contextlib.ExitStack() as probes:
+                if args.port is not None:
+                    from syntha_redis.http import start_http_server
+
+                    server = probes.enter_context(start_http_server(settings, args.port,
+                                                                    args.host))
+                    print(f"probes: {server.url} (/health, /ready, /metrics)", flush=True)
+                print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
+                snap.run(stop=lambda: bool(stopping))
         print(f"rows written: {snap.rows_written}; lag: {snap.lag_seconds():.3f}s", flush=True)
     finally:
         db.close()
@@ -185,6 +193,9 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--batch-size", type=int, default=1000)
     run.add_argument("--claim-idle-ms", type=int, default=30_000,
                      help="take over entries another snapshotter left pending this long")
+    run.add_argument("--port", type=int,
+                     help="serve /health, /ready, /metrics on this port while running")
+    run.add_argument("--host", default="0.0.0.0", help="with --port; default every interface")
     run.set_defaults(handler=_snapshot_run)
 
     restore = sub.add_parser("restore", parents=[db], help="snapshot -> Redis (idempotent)")
