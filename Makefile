@@ -28,7 +28,7 @@ deploy-check: $(STAMP)
 
 # The docs site (mkdocs-material); --strict turns every warning into a failure.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 test: $(STAMP) lint deploy-check docs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
