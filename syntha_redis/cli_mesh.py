@@ -179,7 +179,8 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda signum, _: stopping.set())
     settings = _settings(args)
     with start_http_server(settings, args.port, args.host,
-                           mesh_metrics=not args.no_mesh_metrics) as server:
+                           mesh_metrics=not args.no_mesh_metrics,
+                           mesh_metrics_max_age=args.mesh_metrics_every) as server:
         print(f"serving {server.url} (/health, /ready, /metrics)", flush=True)
         if settings.redis_url is None:
             print("note: no Redis URL given: probes and metrics describe this process's "
@@ -234,4 +235,6 @@ def mesh_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="0.0.0.0", help="default every interface")
     serve.add_argument("--no-mesh-metrics", action="store_true",
                        help="leave the mesh-wide gauges out of /metrics")
+    serve.add_argument("--mesh-metrics-every", type=float, default=5.0, metavar="SECONDS",
+                       help="reuse a reading of the mesh this long (~35 ms per 1,000 users)")
     serve.set_defaults(handler=_serve)
