@@ -5,6 +5,15 @@ Any MCP-capable agent runtime can join a mesh by launching::
     syntha-redis mcp --user alice --agent researcher --role contributor \\
         --redis-url redis://...
 
+or reach a long-running server over HTTP (MCP's streamable HTTP transport at
+``/mcp``, plus ``GET /health`` for probes)::
+
+    syntha-redis mcp --user alice --agent researcher --transport http --port 8080
+
+Over HTTP, whoever reaches the port acts as that agent of that user: publish
+it only where the agent runtime alone can reach it (loopback, a private
+network, a sidecar).
+
 The user and the agent are fixed by the command line. The tools take neither
 (``ToolHandler`` acts as its ``agent_name`` whatever the arguments say), so a
 model can never read another user's context or act as another agent. The
@@ -41,7 +50,8 @@ from syntha_redis.roles import PREDEFINED_ROLES
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
 
-__all__ = ["build_handler", "build_server", "mcp_commands", "serve", "server_version"]
+__all__ = ["build_handler", "build_server", "mcp_commands", "serve", "serve_http",
+           "server_version"]
 
 log = logging.getLogger("syntha_redis.mcp")
 
@@ -142,6 +152,29 @@ async def serve(handler: AsyncToolHandler) -> None:
         await mesh.close()
 
 
+async def serve_http(handler: AsyncToolHandler, host: str, port: int) -> None:
+    """Serve ``handler``'s tools over streamable HTTP at ``/mcp`` until SIGTERM / Ctrl-C;
+    ``GET /health`` answers while the process does."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive"})
+
+    mesh = handler.context_mesh
+    try:
+        await mesh.ping()
+        app = build_server(handler).streamable_http_app(
+            host=host, custom_starlette_routes=[Route("/health", health)])
+        print(f"serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        await uvicorn.Server(config).serve()
+    finally:
+        await mesh.close()
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         import anyio
@@ -154,7 +187,11 @@ def _run(args: argparse.Namespace) -> int:
     # stdout carries the protocol: logs go to stderr
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
-    anyio.run(serve, build_handler(settings, args.user, args.agent, args.role))
+    handler = build_handler(settings, args.user, args.agent, args.role)
+    if args.transport == "http":
+        anyio.run(serve_http, handler, args.host, args.port)
+    else:
+        anyio.run(serve, handler)
     return 0
 
 
@@ -166,6 +203,11 @@ def mcp_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     mcp.add_argument("--agent", required=True, help="the agent's name in that mesh")
     mcp.add_argument("--role", default="contributor", choices=sorted(PREDEFINED_ROLES),
                      help="which tools it gets (default contributor; admin = all seven)")
+    mcp.add_argument("--transport", choices=("stdio", "http"), default="stdio",
+                     help="stdio (default: the client launches the server) or http")
+    mcp.add_argument("--port", type=int, default=8080, help="with --transport http")
+    mcp.add_argument("--host", default="127.0.0.1",
+                     help="with --transport http; default loopback only")
     mcp.set_defaults(handler=_run)
 
 
