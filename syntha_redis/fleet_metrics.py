@@ -72,7 +72,7 @@ def users(store: Store) -> list[str]:
 
 @dataclass
 class FleetReading:
-    """One reading of the whole mesh. ``snapshot_lag_seconds`` is None while no
+    """One reading of the whole mesh. The snapshot figures are None while no
     stream has a snapshot consumer group (no snapshotter has ever run)."""
 
     up: bool = True
@@ -82,11 +82,12 @@ class FleetReading:
     stream_events: int = 0
     sweeper_backlog: int = 0
     snapshot_lag_seconds: float | None = None
-    snapshot_pending: int = 0
+    snapshot_pending: int | None = None
     read_seconds: float = 0.0
     error: str | None = None
     # oldest unacknowledged event time (ms) per user whose stream has the group
     _oldest: list[int] = field(default_factory=list, repr=False)
+    _pending: int = field(default=0, repr=False)
 
     def render(self, prefix: str) -> str:
         """The Prometheus text exposition of this reading."""
@@ -118,6 +119,7 @@ def read_fleet(store: Store) -> FleetReading:
     except redis.RedisError as e:
         raise translate_error(e, store.settings, "fleet metrics") from e
     if grouped:
+        reading.snapshot_pending = reading._pending
         oldest = min(reading._oldest, default=None)
         reading.snapshot_lag_seconds = 0.0 if oldest is None else max(0.0,
                                                                       (now_ms - oldest) / 1000)
@@ -178,7 +180,7 @@ def _oldest_waiting(store: Store, streams: Iterable[tuple[str, dict[str, Any] | 
             summary = next(replies)
             if not isinstance(summary, Exception) and summary["min"] is not None:
                 times.append(_ms(summary["min"]))
-                reading.snapshot_pending += int(summary["pending"])
+                reading._pending += int(summary["pending"])
         if times:
             reading._oldest.append(min(times))
     return any(group is not None for _, group in streams)

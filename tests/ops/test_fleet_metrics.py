@@ -9,10 +9,11 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from syntha_redis import ContextMesh
+from syntha_redis import ContextMesh, keys
 from syntha_redis.config import Settings
 from syntha_redis.fleet_metrics import FleetMetrics, FleetReading, read_fleet
 from syntha_redis.http import ProbeServer, start_http_server
@@ -81,7 +82,7 @@ def test_gauges_count_users_items_bytes_and_events(
 def test_an_empty_mesh_reads_as_zeros(redis_url: str | None, key_prefix: str) -> None:
     reading = read_fleet(Store(settings_of(redis_url, key_prefix)))
     assert (reading.users, reading.items, reading.bytes, reading.stream_events) == (0, 0, 0, 0)
-    assert reading.snapshot_lag_seconds is None
+    assert reading.snapshot_lag_seconds is None and reading.snapshot_pending is None
 
 
 def test_expired_items_not_yet_swept_are_the_sweeper_backlog(
@@ -188,3 +189,23 @@ def test_serve_command_turns_mesh_gauges_on(machine_url: str, machine_prefix: st
         proc.terminate()
         proc.wait(timeout=10)
     assert f'syntha_redis_mesh_up{{prefix="{machine_prefix}"}} 1' in text
+
+
+def test_events_a_snapshotter_read_and_never_acknowledged_are_pending(
+    mesh_factory: Callable[..., ContextMesh], redis_url: str | None, key_prefix: str,
+    raw: Any, tmp_path: Path,
+) -> None:
+    settings = settings_of(redis_url, key_prefix)
+    mesh_factory("alice").push("a", 1)
+    db = SqliteDB(str(tmp_path / "snap.db"))
+    db.migrate()
+    Snapshotter(settings, db).drain(timeout=10)
+    db.close()
+    mesh_factory("alice").push("b", 2)
+    mesh_factory("alice").push("c", 3)
+    stream = keys.UserKeys(key_prefix, "alice").stream
+    # a snapshotter that reads and dies before it commits
+    raw.xreadgroup(keys.SNAPSHOT_GROUP, "dead-consumer", {stream: ">"})
+    reading = read_fleet(Store(settings))
+    assert reading.snapshot_pending == 2
+    assert reading.snapshot_lag_seconds is not None
