@@ -209,3 +209,27 @@ def test_events_a_snapshotter_read_and_never_acknowledged_are_pending(
     reading = read_fleet(Store(settings))
     assert reading.snapshot_pending == 2
     assert reading.snapshot_lag_seconds is not None
+
+
+@pytest.fixture
+def cluster_settings(cluster_url: str) -> Iterator[Settings]:
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    yield Settings(redis_url=cluster_url, key_prefix=prefix)
+    delete_prefix(cluster_url, prefix)
+
+
+def test_gauges_read_every_users_slot_on_a_cluster(
+    cluster_settings: Settings, tmp_path: Path
+) -> None:
+    users = ["alice", "bob{x}", "carol*", "dave"]  # spread over the nodes' slots
+    for i, user in enumerate(users):
+        mesh = ContextMesh(user_id=user, settings=cluster_settings, auto_cleanup=False)
+        mesh.push("k", i)
+        mesh.close()
+    db = SqliteDB(str(tmp_path / "snap.db"))
+    db.migrate()
+    Snapshotter(cluster_settings, db).drain(timeout=20)
+    db.close()
+    reading = read_fleet(Store(cluster_settings))
+    assert (reading.users, reading.items, reading.stream_events) == (4, 4, 4)
+    assert (reading.snapshot_lag_seconds, reading.snapshot_pending) == (0.0, 0)
