@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,9 +84,6 @@ class FleetReading:
     snapshot_pending: int | None = None
     read_seconds: float = 0.0
     error: str | None = None
-    # oldest unacknowledged event time (ms) per user whose stream has the group
-    _oldest: list[int] = field(default_factory=list, repr=False)
-    _pending: int = field(default=0, repr=False)
 
     def render(self, prefix: str) -> str:
         """The Prometheus text exposition of this reading."""
@@ -103,6 +99,15 @@ class FleetReading:
         return "\n".join(lines) + "\n"
 
 
+@dataclass
+class _Waiting:
+    """What the snapshot has not caught up with yet, gathered chunk by chunk."""
+
+    grouped: bool = False  # some stream has the snapshot group: a snapshotter ran
+    oldest: list[int] = field(default_factory=list)  # per stream: oldest unacked event (ms)
+    pending: int = 0  # events read and not yet acknowledged
+
+
 def read_fleet(store: Store) -> FleetReading:
     """Read every user's counts from ``store``'s Redis; raises SynthaError."""
     start = time.perf_counter()
@@ -113,22 +118,22 @@ def read_fleet(store: Store) -> FleetReading:
         now_ms = int(seconds) * 1000 + int(micros) // 1000
         found = users(store)
         reading.users = len(found)
-        grouped = False
+        waiting = _Waiting()
         for first in range(0, len(found), CHUNK):
-            grouped |= _read_chunk(store, found[first:first + CHUNK], now_ms, reading)
+            _read_chunk(store, found[first:first + CHUNK], now_ms, reading, waiting)
     except redis.RedisError as e:
         raise translate_error(e, store.settings, "fleet metrics") from e
-    if grouped:
-        reading.snapshot_pending = reading._pending
-        oldest = min(reading._oldest, default=None)
-        reading.snapshot_lag_seconds = 0.0 if oldest is None else max(0.0,
-                                                                      (now_ms - oldest) / 1000)
+    if waiting.grouped:
+        oldest = min(waiting.oldest, default=now_ms)
+        reading.snapshot_lag_seconds = max(0.0, (now_ms - oldest) / 1000)
+        reading.snapshot_pending = waiting.pending
     reading.read_seconds = time.perf_counter() - start
     return reading
 
 
-def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReading) -> bool:
-    """Add ``chunk``'s counts to ``reading``; True if any stream has the snapshot group."""
+def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReading,
+                waiting: _Waiting) -> None:
+    """Add ``chunk``'s counts to ``reading`` and what its streams wait for to ``waiting``."""
     roots = [keys.UserKeys(store.settings.key_prefix, user).root for user in chunk]
     pipe = store.client.pipeline(transaction=False)
     for root in roots:
@@ -138,7 +143,7 @@ def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReadi
         pipe.zcount(root + keys.EXPIRY, "-inf", now_ms)
         pipe.xinfo_groups(root + keys.STREAM)
     replies = pipe.execute(raise_on_error=False)
-    waiting: list[tuple[str, dict[str, Any] | None]] = []
+    streams: list[tuple[str, dict[str, Any] | None]] = []
     for i, root in enumerate(roots):
         stored, size, events, expired, groups = replies[5 * i: 5 * i + 5]
         for reply in (stored, size, events, expired):
@@ -151,18 +156,17 @@ def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReadi
         if isinstance(groups, Exception):
             continue  # no stream: nothing of this user waits
         ours = [g for g in groups if text(g["name"]) == keys.SNAPSHOT_GROUP]
-        waiting.append((root + keys.STREAM, ours[0] if ours else None))
-    return _oldest_waiting(store, waiting, reading)
+        streams.append((root + keys.STREAM, ours[0] if ours else None))
+    _oldest_waiting(store, streams, waiting)
 
 
-def _oldest_waiting(store: Store, streams: Iterable[tuple[str, dict[str, Any] | None]],
-                    reading: FleetReading) -> bool:
+def _oldest_waiting(store: Store, streams: list[tuple[str, dict[str, Any] | None]],
+                    waiting: _Waiting) -> None:
     """The oldest unacknowledged event of each stream, as the snapshotter counts lag
     (``Snapshotter.oldest_waiting``): its oldest pending entry, or the first entry
     after the group's last delivered one; a stream without the group waits whole."""
-    streams = list(streams)
     if not streams:
-        return False
+        return
     pipe = store.client.pipeline(transaction=False)
     shape = []
     for stream, group in streams:
@@ -180,10 +184,10 @@ def _oldest_waiting(store: Store, streams: Iterable[tuple[str, dict[str, Any] | 
             summary = next(replies)
             if not isinstance(summary, Exception) and summary["min"] is not None:
                 times.append(_ms(summary["min"]))
-                reading._pending += int(summary["pending"])
+                waiting.pending += int(summary["pending"])
         if times:
-            reading._oldest.append(min(times))
-    return any(group is not None for _, group in streams)
+            waiting.oldest.append(min(times))
+    waiting.grouped |= any(group is not None for _, group in streams)
 
 
 def _ms(entry_id: str | bytes) -> int:
