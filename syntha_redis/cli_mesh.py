@@ -157,6 +157,8 @@ def _health(args: argparse.Namespace) -> int:
     # and a server that refuses them (an ACL without SCRIPT) is reported unhealthy
     report = check_health(Store(settings), stream, load_scripts=True)
     embedded = settings.redis_url is None
+    if embedded:  # said first, so nobody reads "status: healthy" as a server's answer
+        print(f"note: {EMBEDDED_NOTE}", file=sys.stderr, flush=True)
     if args.json:
         print(_dump({**report.model_dump(mode="json"), "embedded": embedded,
                      **({"note": EMBEDDED_NOTE} if embedded else {})}))
@@ -166,7 +168,6 @@ def _health(args: argparse.Namespace) -> int:
                 shown = "; ".join(value) if isinstance(value, tuple) else value
                 print(f"{name}: {shown}")
     if embedded:
-        print(f"note: {EMBEDDED_NOTE}", file=sys.stderr)
         return 2
     return 0 if report.healthy else 1
 
