@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
 def mcp_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """``syntha-redis mcp``."""
     mcp = commands.add_parser("mcp", parents=[common],
-                              help="serve one agent's Syntha tools over MCP (stdio)")
+                              help="serve one agent's Syntha tools over MCP (stdio or HTTP)")
     mcp.add_argument("--user", required=True, help="the end user whose mesh this is")
     mcp.add_argument("--agent", required=True, help="the agent's name in that mesh")
     mcp.add_argument("--role", default="contributor", choices=sorted(PREDEFINED_ROLES),
