@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench deploy-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,7 +19,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check syntha_redis tests benchmarks examples
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# The Dockerfile (hadolint), the compose file (compose specification) and the
+# Kubernetes manifests (their API schemas), all checked offline: nothing runs them.
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+
+# The docs site (mkdocs-material); --strict turns every warning into a failure.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
+test: $(STAMP) lint deploy-check docs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -56,7 +56,7 @@ class EventDrivenAgent:
 
 
 async def main():
-    agent = EventDrivenAgent("user_123", "Responder")
+    agent = EventDrivenAgent("example-polling", "Responder")
     monitor = asyncio.create_task(agent.start_monitoring(["alerts"]))
     await asyncio.sleep(0.1)
     agent.context.push("urgent_outage", "db down", topics=["alerts"])

@@ -65,8 +65,8 @@ class ReportingAnalyticsService(AnalyticsService):
 
 
 if __name__ == "__main__":
-    sales = SalesService("user_123")
-    analytics = ReportingAnalyticsService("user_123")
+    sales = SalesService("example-microservices")
+    analytics = ReportingAnalyticsService("example-microservices")
     print("pushed:", sales.process_deal({"id": 7, "amount": 1200})["success"])
     print("pushed:", sales.process_deal({"id": 8, "amount": 800})["success"])
     print("report:", analytics.generate_report())

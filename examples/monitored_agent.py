@@ -160,10 +160,10 @@ class HealthChecker:
 
 
 if __name__ == "__main__":
-    agent = MonitoredAgent("user_123", "MonitoredAgent")
+    agent = MonitoredAgent("example-monitored", "MonitoredAgent")
     pushed = agent.monitored_tool_call("push_context", key="status", value="green")
     read = agent.monitored_tool_call("get_context", keys=["status"])
     print("push:", pushed["success"], "| read:", read["context"])
-    checker = HealthChecker("user_123")
+    checker = HealthChecker("example-monitored")
     print("context health:", checker.check_context_health()["status"])
     print("database health:", checker.check_database_health()["status"])

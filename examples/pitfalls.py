@@ -7,7 +7,7 @@ import logging
 from syntha_redis import ContextMesh, ToolHandler, build_system_prompt
 
 logger = logging.getLogger(__name__)
-context = ContextMesh(user_id="user_123")
+context = ContextMesh(user_id="example-pitfalls")
 handler = ToolHandler(context, "Agent")
 
 # ❌ DON'T: Share context between users
@@ -20,7 +20,7 @@ admin_agent = ToolHandler(context, "Agent", denied_tools=[])
 handler.handle_tool_call("push_context", key="data", value="value")  # No error checking
 
 # ✅ DO: Always use user isolation
-user_context = ContextMesh(user_id="user_123")
+user_context = ContextMesh(user_id="example-pitfalls")
 
 # ✅ DO: Apply least privilege
 readonly_agent = ToolHandler(context, "Agent", allowed_tools=["get_context", "list_context"])
@@ -38,7 +38,7 @@ handler.handle_tool_call("get_context")
 system_prompt = build_system_prompt("Agent", context)
 
 # ✅ DO: Always clean up
-with ContextMesh(user_id="user_123") as context:
+with ContextMesh(user_id="example-pitfalls") as context:
     # Use context
     pass  # Automatically cleaned up
 

@@ -1,11 +1,13 @@
 """The seed's production set-up: user isolation, least privilege, pooled Postgres,
 and the ProductionAgentManager. Adapted from Syntha only by the imports.
 
-Needs DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD for Postgres.
+Needs DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD for Postgres (DB_PASSWORD
+may be empty); without them it stops at once and says which are missing.
 """
 
 import logging
 import os
+import sys
 
 from syntha_redis import ContextMesh, SynthaError, ToolHandler, create_role_based_handler
 
@@ -141,9 +143,23 @@ class ProductionAgentManager:
             logger.info(f"Context closed for user {self.user_id}")
 
 
+DB_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
+
+
+def require_database_settings() -> None:
+    """Stop with a clear message, not a 30 s pool timeout, when Postgres is not configured."""
+    missing = [name for name in DB_VARIABLES if os.environ.get(name) is None]
+    missing += [name for name in DB_VARIABLES[:4] if os.environ.get(name) == ""]
+    if missing:
+        sys.exit(f"production_manager.py needs Postgres settings; missing: {', '.join(missing)}\n"
+                 "  e.g. DB_HOST=127.0.0.1 DB_PORT=5432 DB_NAME=syntha DB_USER=syntha "
+                 "DB_PASSWORD=secret python examples/production_manager.py")
+
+
 if __name__ == "__main__":
+    require_database_settings()
     # Usage
-    manager = ProductionAgentManager("user_123")
+    manager = ProductionAgentManager("example-production")
     try:
         manager.initialize()
         sales_agent = manager.create_agent("SalesAgent", "contributor")
@@ -157,7 +173,7 @@ if __name__ == "__main__":
         print("push as contributor:", result["success"], "| push as viewer:", denied["success"])
         manager.context.db_backend.flush()  # snapshots stream asynchronously by default
         print("stored in Postgres:", sorted(manager.context.db_backend.get_all_context_items()))
-        secure = create_user_context("user_123")
+        secure = create_user_context("example-production")
         print("user context sees:", secure.get("deal_update"))
         secure.close()
     finally:

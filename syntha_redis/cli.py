@@ -11,16 +11,22 @@ database with ``--dsn`` (or ``SYNTHA_DB_URL`` / ``DATABASE_URL``, as meshes do) 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from syntha_redis.acl import acl_commands
 from syntha_redis.cli_mesh import mesh_commands
 from syntha_redis.config import Settings
-from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.exceptions import (
+    SynthaConfigurationError,
+    SynthaConnectionError,
+    SynthaError,
+)
 from syntha_redis.mcp_server import mcp_commands
 from syntha_redis.persistence import DATABASE_URL_VARIABLES
 
@@ -33,8 +39,43 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
 
 
+@contextlib.contextmanager
+def _quiet_pool() -> Iterator[None]:
+    """psycopg_pool logs a warning per failed connection attempt while it opens;
+    the failure itself is reported once, as a SynthaConnectionError."""
+    pool_log = logging.getLogger("psycopg.pool")
+    level = pool_log.level
+    pool_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        pool_log.setLevel(level)
+
+
+def _check_postgres(dsn: str, wait: float) -> None:
+    """One plain connection first: a refused or unknown server fails in
+    milliseconds with its own reason, instead of after the pool's whole wait."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        psycopg.connect(dsn, connect_timeout=max(1, round(wait))).close()
+    except psycopg.Error as e:
+        params = conninfo_to_dict(dsn)
+        where = (f"postgresql://{params.get('host', 'localhost')}:{params.get('port', 5432)}/"
+                 f"{params.get('dbname', '')}")
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SynthaConnectionError(
+            f"cannot reach Postgres at {where}: {reason}",
+            service="postgresql",
+            cause=e,
+            suggestions=[f"Check that Postgres at {where} is up and accepts this user, "
+                         "and the --dsn / SYNTHA_DB_URL"],
+        ) from None
+
+
 def _database(args: argparse.Namespace) -> Any:
-    from syntha_redis.snapshot import PostgresDB, SqliteDB
+    from syntha_redis.snapshot import PoolSizes, PostgresDB, SqliteDB
 
     dsn = args.dsn or next(
         (os.environ[v] for v in DATABASE_URL_VARIABLES if os.environ.get(v)), None
@@ -42,7 +83,12 @@ def _database(args: argparse.Namespace) -> Any:
     if args.sqlite:
         db: Any = SqliteDB(args.sqlite, table_prefix=args.table_prefix)
     elif dsn:
-        db = PostgresDB(dsn, table_prefix=args.table_prefix)
+        # --once --timeout 5 must not wait the pool's default 30 s for a dead server
+        wait = min(args.connect_timeout, getattr(args, "timeout", None) or args.connect_timeout)
+        _check_postgres(dsn, wait)
+        with _quiet_pool():
+            db = PostgresDB(dsn, table_prefix=args.table_prefix,
+                            pool=PoolSizes(pool_size=1, max_overflow=3, pool_timeout=wait))
     else:
         raise SynthaConfigurationError(
             "no snapshot database given",
@@ -57,8 +103,9 @@ def _database(args: argparse.Namespace) -> Any:
 def _snapshot_run(args: argparse.Namespace) -> int:
     from syntha_redis.snapshot import Snapshotter
 
+    settings = _settings(args)
     db = _database(args)
-    snap = Snapshotter(_settings(args), db, batch_size=args.batch_size,
+    snap = Snapshotter(settings, db, batch_size=args.batch_size,
                        claim_idle_ms=args.claim_idle_ms)
     try:
         if args.once:
@@ -67,8 +114,15 @@ def _snapshot_run(args: argparse.Namespace) -> int:
             stopping: list[int] = []
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda signum, _: stopping.append(signum))
-            print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
-            snap.run(stop=lambda: bool(stopping))
+            with contextlib.ExitStack() as probes:
+                if args.port is not None:
+                    from syntha_redis.http import start_http_server
+
+                    server = probes.enter_context(start_http_server(settings, args.port,
+                                                                    args.host))
+                    print(f"probes: {server.url} (/health, /ready, /metrics)", flush=True)
+                print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
+                snap.run(stop=lambda: bool(stopping))
         print(f"rows written: {snap.rows_written}; lag: {snap.lag_seconds():.3f}s", flush=True)
     finally:
         db.close()
@@ -130,6 +184,8 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     db.add_argument("--dsn", help="Postgres connection string (default $SYNTHA_DB_URL)")
     db.add_argument("--sqlite", metavar="PATH", help="use a SQLite snapshot file instead")
     db.add_argument("--table-prefix", default="syntha_")
+    db.add_argument("--connect-timeout", type=float, default=10,
+                    help="give up on an unreachable Postgres after (s), default 10")
 
     run = sub.add_parser("run", parents=[db], help="capture changes (worker)")
     run.add_argument("--once", action="store_true", help="capture what is pending, then exit")
@@ -137,6 +193,9 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--batch-size", type=int, default=1000)
     run.add_argument("--claim-idle-ms", type=int, default=30_000,
                      help="take over entries another snapshotter left pending this long")
+    run.add_argument("--port", type=int,
+                     help="serve /health, /ready, /metrics on this port while running")
+    run.add_argument("--host", default="0.0.0.0", help="with --port; default every interface")
     run.set_defaults(handler=_snapshot_run)
 
     restore = sub.add_parser("restore", parents=[db], help="snapshot -> Redis (idempotent)")

@@ -1,16 +1,21 @@
 """``syntha-redis`` commands on one user's mesh, and the operations commands.
 
-    demo                       the three-agent demo (syntha_redis.demo)
+    demo                       the three-agent demo (syntha_redis.demo), keys deleted after
     get KEY [--agent A]        one item's value (as A sees it; system read without)
+    push KEY VALUE [--topic T] [--subscriber A] [--ttl S] [--agent A]
+                               store an item (VALUE as JSON if it parses, else text)
     list --agent A             the keys A can see, by topic
     stats                      get_stats() of the user
     watch --agent A            A's change feed as JSON lines, until Ctrl-C / --timeout
-    health                     mesh.health(); exit status 0 only when healthy
-    serve [--port 8000]        HTTP /health, /ready, /metrics (syntha_redis.http)
+    health                     the server's health; exit status 0 only when healthy
+    serve [--port 8000]        HTTP /health, /ready, /metrics with the mesh-wide
+                               gauges (syntha_redis.http, syntha_redis.fleet_metrics)
 
 Each takes ``--user`` (default the settings' default user), ``--redis-url``,
 ``--prefix`` and ``--json``. A missing item exits 1, like an unhealthy mesh;
-a SynthaError exits 2 (``cli.main``).
+a SynthaError exits 2 (``cli.main``), and so does ``health`` without a Redis
+URL: it can then only look at its own embedded store, which says nothing
+about any server.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import sys
 import threading
 from typing import Any
 
+from syntha_redis import keys
 from syntha_redis.config import Settings
 from syntha_redis.context import ContextMesh
+from syntha_redis.exceptions import SynthaValidationError
 
 __all__ = ["mesh_commands"]
 
@@ -50,7 +57,9 @@ def _show(value: Any) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from syntha_redis import demo
 
-    demo.main(_settings(args))
+    facts = demo.main(_settings(args), args.user, quiet=args.json)
+    if args.json:
+        print(_dump(facts))
     return 0
 
 
@@ -59,9 +68,47 @@ def _get(args: argparse.Namespace) -> int:
         item = mesh.get_item(args.key, args.agent)
     if item is None:
         seen = f" for agent {args.agent!r}" if args.agent else ""
+        if args.json:
+            print(_dump({"key": args.key, "found": False, "agent": args.agent}))
         print(f"{args.key!r}: not found{seen}", file=sys.stderr)
         return 1
     print(item.model_dump_json() if args.json else _show(item.value))
+    return 0
+
+
+def _value(text: str, as_text: bool) -> Any:
+    """The VALUE argument: JSON when it parses (numbers, objects, ...), else the text."""
+    if text == "-":
+        text = sys.stdin.read()
+    if as_text:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _names(values: list[str] | None, what: str) -> list[str] | None:
+    """Repeated or comma-separated names (``--topic a --topic b,c``)."""
+    if values is None:
+        return None
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if not names:
+        raise SynthaValidationError(f"--{what} was given without a name", field=what,
+                                    suggestions=[f"Pass --{what} NAME (repeat it, or a,b)"])
+    return names
+
+
+def _push(args: argparse.Namespace) -> int:
+    value = _value(args.value, args.text)
+    with _open(args) as mesh:
+        version = mesh.push(args.key, value, subscribers=_names(args.subscriber, "subscriber"),
+                            topics=_names(args.topic, "topic"), ttl=args.ttl,
+                            agent_name=args.agent, expected_version=args.expected_version)
+    if args.json:
+        print(_dump({"key": args.key, "version": version}))
+    else:
+        print(f"pushed {args.key!r} (version {version})")
     return 0
 
 
@@ -73,8 +120,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     if not by_topic:
         print(f"agent {args.agent!r} sees nothing", file=sys.stderr)
-    for topic, keys in by_topic.items():
-        print(f"{topic}: {', '.join(keys)}")
+    for topic, names in by_topic.items():
+        print(f"{topic}: {', '.join(names)}")
     return 0
 
 
@@ -96,16 +143,32 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+EMBEDDED_NOTE = ("no Redis URL given (--redis-url or SYNTHA_REDIS_URL): this is the embedded "
+                 "in-process store of this command alone; no server was checked")
+
+
 def _health(args: argparse.Namespace) -> int:
-    with _open(args) as mesh:
-        report = mesh.health()
+    from syntha_redis.health import check_health
+    from syntha_redis.store import Store
+
+    settings = _settings(args)
+    stream = keys.UserKeys(settings.key_prefix, args.user or settings.default_user).stream
+    # load the scripts, as /ready does: "loaded" then means the server runs them,
+    # and a server that refuses them (an ACL without SCRIPT) is reported unhealthy
+    report = check_health(Store(settings), stream, load_scripts=True)
+    embedded = settings.redis_url is None
+    if embedded:  # said first, so nobody reads "status: healthy" as a server's answer
+        print(f"note: {EMBEDDED_NOTE}", file=sys.stderr, flush=True)
     if args.json:
-        print(report.model_dump_json())
+        print(_dump({**report.model_dump(mode="json"), "embedded": embedded,
+                     **({"note": EMBEDDED_NOTE} if embedded else {})}))
     else:
         for name, value in report.model_dump().items():
             if value not in (None, (), []):
                 shown = "; ".join(value) if isinstance(value, tuple) else value
                 print(f"{name}: {shown}")
+    if embedded:
+        return 2
     return 0 if report.healthy else 1
 
 
@@ -115,8 +178,14 @@ def _serve(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _: stopping.set())
-    with start_http_server(_settings(args), args.port, args.host) as server:
+    settings = _settings(args)
+    with start_http_server(settings, args.port, args.host,
+                           mesh_metrics=not args.no_mesh_metrics,
+                           mesh_metrics_max_age=args.mesh_metrics_every) as server:
         print(f"serving {server.url} (/health, /ready, /metrics)", flush=True)
+        if settings.redis_url is None:
+            print("note: no Redis URL given: probes and metrics describe this process's "
+                  "embedded store only", file=sys.stderr, flush=True)
         stopping.wait()
     return 0
 
@@ -133,6 +202,18 @@ def mesh_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     get.add_argument("--agent", help="read as this agent (access-checked)")
     get.set_defaults(handler=_get)
 
+    push = commands.add_parser("push", parents=[mesh], help="store one item")
+    push.add_argument("key")
+    push.add_argument("value", help="JSON if it parses, else text; '-' reads stdin")
+    push.add_argument("--text", action="store_true", help="keep VALUE as text, even '42'")
+    push.add_argument("--topic", action="append", help="route to this topic (repeatable)")
+    push.add_argument("--subscriber", action="append", help="address this agent (repeatable)")
+    push.add_argument("--ttl", type=float, help="expire after this many seconds")
+    push.add_argument("--agent", help="push as this agent (post permissions enforced)")
+    push.add_argument("--expected-version", type=int,
+                      help="compare-and-set: the version it must have (0 = must not exist)")
+    push.set_defaults(handler=_push)
+
     keys = commands.add_parser("list", parents=[mesh], help="keys an agent sees, by topic")
     keys.add_argument("--agent", required=True)
     keys.set_defaults(handler=_list)
@@ -146,10 +227,15 @@ def mesh_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     watch.add_argument("--timeout", type=float, help="stop after this long without an event (s)")
     watch.set_defaults(handler=_watch)
 
-    commands.add_parser("health", parents=[mesh], help="exit 0 if healthy, 1 otherwise"
+    commands.add_parser("health", parents=[mesh],
+                        help="exit 0 if healthy, 1 if not, 2 with no server to check"
                         ).set_defaults(handler=_health)
 
     serve = commands.add_parser("serve", parents=[mesh], help="HTTP /health, /ready, /metrics")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="0.0.0.0", help="default every interface")
+    serve.add_argument("--no-mesh-metrics", action="store_true",
+                       help="leave the mesh-wide gauges out of /metrics")
+    serve.add_argument("--mesh-metrics-every", type=float, default=5.0, metavar="SECONDS",
+                       help="reuse a reading of the mesh this long (~35 ms per 1,000 users)")
     serve.set_defaults(handler=_serve)

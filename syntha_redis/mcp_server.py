@@ -5,6 +5,15 @@ Any MCP-capable agent runtime can join a mesh by launching::
     syntha-redis mcp --user alice --agent researcher --role contributor \\
         --redis-url redis://...
 
+or reach a long-running server over HTTP (MCP's streamable HTTP transport at
+``/mcp``, plus ``GET /health`` for probes)::
+
+    syntha-redis mcp --user alice --agent researcher --transport http --port 8080
+
+Over HTTP, whoever reaches the port acts as that agent of that user: publish
+it only where the agent runtime alone can reach it (loopback, a private
+network, a sidecar).
+
 The user and the agent are fixed by the command line. The tools take neither
 (``ToolHandler`` acts as its ``agent_name`` whatever the arguments say), so a
 model can never read another user's context or act as another agent. The
@@ -14,7 +23,9 @@ but ``delete_topic``; ``admin`` has all seven).
 Each tool result is the handler's result dict as JSON text. A failed call
 (bad arguments, access denied, Redis down) is a result with
 ``"success": false`` and ``isError`` set, never a protocol error, so the
-model sees the error and its suggestion.
+model sees the error and its suggestion. Calls run on the
+``AsyncToolHandler`` of an ``AsyncContextMesh``, on the server's own event
+loop: no thread per call. The server reports the installed package's version.
 
 Needs the ``mcp`` extra (``pip install 'syntha_redis[mcp]'``); importing this
 module does not, so the CLI works without it.
@@ -26,29 +37,44 @@ import argparse
 import json
 import logging
 import sys
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from syntha_redis import keys
+from syntha_redis.async_context import AsyncContextMesh
+from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.config import Settings
-from syntha_redis.context import ContextMesh
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.roles import PREDEFINED_ROLES
-from syntha_redis.tool_handler import ToolHandler
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
 
-__all__ = ["build_handler", "build_server", "mcp_commands", "serve"]
+__all__ = ["build_handler", "build_server", "mcp_commands", "serve", "serve_http",
+           "server_version"]
 
 log = logging.getLogger("syntha_redis.mcp")
 
 SERVER_NAME = "syntha-redis"
 
 
+def server_version() -> str:
+    """The installed syntha_redis version, as the MCP handshake reports it."""
+    try:
+        return metadata.version("syntha_redis")
+    except metadata.PackageNotFoundError:  # run from a source tree, never installed
+        from syntha_redis import __version__
+
+        return __version__
+
+
 def build_handler(
     settings: Settings, user_id: str, agent_name: str, role: str = "contributor"
-) -> ToolHandler:
-    """The tool handler of ``agent_name`` in ``user_id``'s mesh, with ``role``."""
+) -> AsyncToolHandler:
+    """The async tool handler of ``agent_name`` in ``user_id``'s mesh, with ``role``.
+
+    Nothing is sent to Redis yet: ``serve`` pings it first, on its own loop.
+    """
     if settings.redis_url is None:
         # an MCP server is its own process: an in-process mesh would share nothing
         raise SynthaConfigurationError(
@@ -57,16 +83,16 @@ def build_handler(
             suggestions=["Pass --redis-url redis://... or set SYNTHA_REDIS_URL"],
         )
     keys.validate_identifier(agent_name, "agent_name", settings.max_name_length)
-    mesh = ContextMesh(user_id=user_id, settings=settings)
-    mesh.ping()  # fail at launch, not at the model's first call
-    handler = ToolHandler(mesh, agent_name=agent_name)
+    mesh = AsyncContextMesh(user_id=user_id, settings=settings)
+    handler = AsyncToolHandler(mesh, agent_name=agent_name)
     handler.set_agent_role(role)
     return handler
 
 
-def _call(handler: ToolHandler, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+async def _call(handler: AsyncToolHandler, name: str,
+                arguments: dict[str, Any]) -> dict[str, Any]:
     try:
-        return handler.handle_tool_call(name, **arguments)
+        return await handler.handle_tool_call(name, **arguments)
     except Exception as e:
         # The handler turns every expected failure into a result; anything else
         # must still reach the model as a failed call, not end the session.
@@ -75,9 +101,8 @@ def _call(handler: ToolHandler, name: str, arguments: dict[str, Any]) -> dict[st
                 "suggestion": "Retry later; if it persists, report it to the operator"}
 
 
-def build_server(handler: ToolHandler) -> Server[Any]:
+def build_server(handler: AsyncToolHandler) -> Server[Any]:
     """An MCP server (low-level API) exposing ``handler``'s tools."""
-    import anyio.to_thread
     import mcp.types as types
     from mcp.server.context import ServerRequestContext
     from mcp.server.lowlevel import Server
@@ -94,10 +119,7 @@ def build_server(handler: ToolHandler) -> Server[Any]:
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        # the mesh is synchronous: run it off the event loop
-        result = await anyio.to_thread.run_sync(
-            _call, handler, params.name, dict(params.arguments or {})
-        )
+        result = await _call(handler, params.name, dict(params.arguments or {}))
         return types.CallToolResult(
             content=[types.TextContent(text=json.dumps(result, default=str))],
             is_error=result.get("success") is False,
@@ -105,6 +127,7 @@ def build_server(handler: ToolHandler) -> Server[Any]:
 
     return Server(
         SERVER_NAME,
+        version=server_version(),
         instructions=(
             f"You are agent {handler.agent_name!r}. These tools share context with the "
             "other agents working for the same user; your identity is set for you."
@@ -114,13 +137,42 @@ def build_server(handler: ToolHandler) -> Server[Any]:
     )
 
 
-async def serve(handler: ToolHandler) -> None:
-    """Serve ``handler``'s tools on stdin/stdout until the client hangs up."""
+async def serve(handler: AsyncToolHandler) -> None:
+    """Serve ``handler``'s tools on stdin/stdout until the client hangs up;
+    an unreachable Redis fails here, at launch, not at the model's first call."""
     from mcp.server.stdio import stdio_server
 
-    server = build_server(handler)
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    mesh = handler.context_mesh
+    try:
+        await mesh.ping()
+        server = build_server(handler)
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        await mesh.close()
+
+
+async def serve_http(handler: AsyncToolHandler, host: str, port: int) -> None:
+    """Serve ``handler``'s tools over streamable HTTP at ``/mcp`` until SIGTERM / Ctrl-C;
+    ``GET /health`` answers while the process does."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive"})
+
+    mesh = handler.context_mesh
+    try:
+        await mesh.ping()
+        app = build_server(handler).streamable_http_app(
+            host=host, custom_starlette_routes=[Route("/health", health)])
+        print(f"serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        await uvicorn.Server(config).serve()
+    finally:
+        await mesh.close()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -136,21 +188,26 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
     handler = build_handler(settings, args.user, args.agent, args.role)
-    try:
+    if args.transport == "http":
+        anyio.run(serve_http, handler, args.host, args.port)
+    else:
         anyio.run(serve, handler)
-    finally:
-        handler.context_mesh.close()
     return 0
 
 
 def mcp_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """``syntha-redis mcp``."""
     mcp = commands.add_parser("mcp", parents=[common],
-                              help="serve one agent's Syntha tools over MCP (stdio)")
+                              help="serve one agent's Syntha tools over MCP (stdio or HTTP)")
     mcp.add_argument("--user", required=True, help="the end user whose mesh this is")
     mcp.add_argument("--agent", required=True, help="the agent's name in that mesh")
     mcp.add_argument("--role", default="contributor", choices=sorted(PREDEFINED_ROLES),
                      help="which tools it gets (default contributor; admin = all seven)")
+    mcp.add_argument("--transport", choices=("stdio", "http"), default="stdio",
+                     help="stdio (default: the client launches the server) or http")
+    mcp.add_argument("--port", type=int, default=8080, help="with --transport http")
+    mcp.add_argument("--host", default="127.0.0.1",
+                     help="with --transport http; default loopback only")
     mcp.set_defaults(handler=_run)
 
 

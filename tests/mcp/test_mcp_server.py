@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
-from syntha_redis import ContextMesh
+from syntha_redis import AsyncContextMesh, ContextMesh, Settings
+from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.cli import main
+from syntha_redis.mcp_server import build_handler
 from syntha_redis.tool_schemas import TOOL_NAMES, get_tool_schema
-from tests.support.servers import RedisProcess
+from tests.support.servers import RedisProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,9 +124,93 @@ async def test_failures_are_error_results_not_protocol_errors(redis_url: str, pr
     assert still_fine["success"]
 
 
+async def test_the_handshake_names_the_server_and_its_package_version(
+    redis_url: str, prefix: str
+) -> None:
+    params = StdioServerParameters(
+        command=str(Path(sys.executable).parent / "syntha-redis"),
+        args=["mcp", "--user", "alice", "--agent", "a", "--redis-url", redis_url,
+              "--key-prefix", prefix],
+        cwd=REPO,
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        hello = await session.initialize()
+    assert hello.server_info.name == "syntha-redis"
+    assert hello.server_info.version == metadata.version("syntha_redis") != ""
+
+
+async def test_calls_run_on_the_async_handler_of_an_async_mesh(
+    redis_url: str, prefix: str
+) -> None:
+    handler = build_handler(Settings(redis_url=redis_url, key_prefix=prefix), "alice", "a")
+    assert isinstance(handler, AsyncToolHandler)
+    assert isinstance(handler.context_mesh, AsyncContextMesh)
+    pushed = await handler.handle_tool_call("push_context", key="k", value="v")
+    assert pushed["success"], pushed
+    await handler.context_mesh.close()
+
+
+def test_an_unreachable_redis_fails_at_launch(
+    capsys: pytest.CaptureFixture[str], dead_url: str
+) -> None:
+    code = main(["mcp", "--user", "alice", "--agent", "a", "--redis-url", dead_url])
+    assert code == 2 and "cannot reach Redis" in capsys.readouterr().err
+
+
 def test_the_server_refuses_to_start_without_a_shared_redis(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("SYNTHA_REDIS_URL", raising=False)
     assert main(["mcp", "--user", "alice", "--agent", "a"]) == 2
     assert "--redis-url" in capsys.readouterr().err
+
+
+@pytest.fixture
+def http_server(redis_url: str, prefix: str) -> Iterator[str]:
+    """``syntha-redis mcp --transport http`` for agent 'researcher' of 'alice'; its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "syntha-redis"), "mcp", "--transport", "http",
+         "--port", str(port), "--user", "alice", "--agent", "researcher", "--redis-url",
+         redis_url, "--key-prefix", prefix],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert f"serving MCP on http://127.0.0.1:{port}/mcp" in proc.stderr.readline()
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:  # uvicorn binds just after the line is printed
+            try:
+                urllib.request.urlopen(base + "/health", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_http_transport_serves_the_same_tools_and_a_health_probe(
+    http_server: str, redis_url: str, prefix: str
+) -> None:
+    with urllib.request.urlopen(http_server + "/health", timeout=5) as reply:
+        assert json.loads(reply.read()) == {"status": "alive"}
+
+    async def session() -> tuple[str, dict[str, Any]]:
+        async with streamable_http_client(http_server + "/mcp") as (read, write), \
+                ClientSession(read, write) as client:
+            hello = await client.initialize()
+            failed, pushed = await call(client, "push_context", key="over_http", value="yes")
+            assert not failed, pushed
+            return hello.server_info.version, pushed
+
+    version, _ = anyio.run(session)
+    assert version == metadata.version("syntha_redis")
+    mesh = ContextMesh(user_id="alice", redis_url=redis_url, key_prefix=prefix)
+    item = mesh.get_item("over_http")
+    assert item is not None and item.author == "researcher"
+    mesh.close()

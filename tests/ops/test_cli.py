@@ -6,18 +6,20 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from syntha_redis import ContextMesh, Settings
 from syntha_redis.cli import main
 from syntha_redis.snapshot import SqliteDB, restore_all
 from tests.conftest import backend_url, delete_prefix
-from tests.support.servers import free_port
+from tests.support.servers import RedisProcess, free_port
 
 
 @pytest.fixture
@@ -62,6 +64,33 @@ def test_get_json_has_the_metadata(capsys: pytest.CaptureFixture[str], url: str,
     assert code == 0 and item["value"] == {"amount": 5} and item["topics"] == ["sales"]
 
 
+def test_get_json_of_a_missing_item_prints_json_and_exits_1(
+        capsys: pytest.CaptureFixture[str], url: str, prefix: str, shared: ContextMesh) -> None:
+    code, out, _ = run(capsys, url, prefix, "get", "nope", "--json")
+    assert code == 1
+    assert json.loads(out) == {"key": "nope", "found": False, "agent": None}
+
+
+def test_push_stores_json_values_with_routing(capsys: pytest.CaptureFixture[str], url: str,
+                                              prefix: str, shared: ContextMesh) -> None:
+    code, out, _ = run(capsys, url, prefix, "push", "deal2", '{"amount": 7}', "--topic",
+                       "sales,deals", "--ttl", "60", "--json")
+    assert code == 0 and json.loads(out)["key"] == "deal2"
+    item = shared.get_item("deal2")
+    assert item is not None and item.value == {"amount": 7}
+    assert sorted(item.topics) == ["deals", "sales"] and item.expires_at is not None
+    assert shared.get("deal2", "Analyst") == {"amount": 7}
+
+
+def test_push_keeps_text_and_enforces_compare_and_set(
+        capsys: pytest.CaptureFixture[str], url: str, prefix: str, shared: ContextMesh) -> None:
+    assert run(capsys, url, prefix, "push", "n", "42", "--text", "--subscriber", "Support")[0] == 0
+    assert shared.get("n", "Support") == "42"
+    code, _, err = run(capsys, url, prefix, "push", "note", "x", "--expected-version", "0")
+    assert code == 2 and "error:" in err and "suggestion:" in err
+    assert shared.get("note") == "call Tuesday"
+
+
 def test_get_of_an_invisible_item_exits_1(capsys: pytest.CaptureFixture[str], url: str,
                                           prefix: str, shared: ContextMesh) -> None:
     code, out, err = run(capsys, url, prefix, "get", "note", "--agent", "Analyst")
@@ -100,6 +129,24 @@ def test_health_exits_0_when_healthy(capsys: pytest.CaptureFixture[str], url: st
     assert code == 0 and json.loads(out)["reachable"] is True
 
 
+def test_health_loads_the_scripts_so_loaded_means_the_server_runs_them(
+        capsys: pytest.CaptureFixture[str], private_redis: RedisProcess) -> None:
+    code, out, _ = run(capsys, private_redis.url, "x", "health", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["status"] == "healthy" and report["scripts_loaded"] is True
+
+
+def test_health_without_a_url_says_it_checked_no_server_and_exits_2(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SYNTHA_REDIS_URL", raising=False)
+    code = main(["health", "--json"])
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert code == 2
+    assert report["embedded"] is True and "no server was checked" in report["note"]
+    assert "embedded in-process store" in err
+
+
 def test_health_exits_1_when_redis_is_down(capsys: pytest.CaptureFixture[str],
                                            dead_url: str) -> None:
     code, out, _ = run(capsys, dead_url, "x", "health", "--json")
@@ -107,10 +154,42 @@ def test_health_exits_1_when_redis_is_down(capsys: pytest.CaptureFixture[str],
     assert code == 1 and report["status"] == "unhealthy" and report["suggestions"]
 
 
-def test_demo_runs(capsys: pytest.CaptureFixture[str], url: str, prefix: str) -> None:
+def test_demo_runs_and_leaves_no_key_behind(capsys: pytest.CaptureFixture[str], url: str,
+                                            prefix: str) -> None:
     code, out, _ = run(capsys, url, prefix, "demo")
     assert code == 0
     assert "SalesAgent" in out and "refused" in out and "6. Stats" in out
+    assert list(redis.Redis.from_url(url).scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_demo_honours_user_and_json(capsys: pytest.CaptureFixture[str], url: str,
+                                    prefix: str) -> None:
+    code, out, _ = run(capsys, url, prefix, "demo", "--json")  # run() passes --user acme
+    facts = json.loads(out)
+    assert code == 0 and facts["users"] == ["acme", "acme-other"]
+    assert set(facts["stats"]) == {"acme", "acme-other"}
+    assert facts["sees"]["SupportAgent"] == {"customer_tier": "gold",
+                                             "handoff_note": "call back Tuesday"}
+    assert facts["keys_deleted"] > 0
+    assert list(redis.Redis.from_url(url).scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_demo_refuses_a_user_that_already_has_a_mesh(
+        capsys: pytest.CaptureFixture[str], url: str, prefix: str, shared: ContextMesh) -> None:
+    code, _, err = run(capsys, url, prefix, "demo")
+    assert code == 2 and "already has a mesh" in err
+    assert shared.get("deal") == {"amount": 5}
+
+
+def test_snapshot_run_against_a_dead_postgres_fails_fast_and_cleanly(
+        capsys: pytest.CaptureFixture[str], url: str, prefix: str) -> None:
+    started = time.monotonic()
+    code = main(["snapshot", "run", "--once", "--timeout", "5", "--redis-url", url, "--prefix",
+                 prefix, "--dsn", f"postgresql://127.0.0.1:{free_port()}/test"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - started < 3
+    assert err.startswith("error: cannot reach Postgres at postgresql://127.0.0.1:")
+    assert "suggestion:" in err and "Traceback" not in err and "WARNING" not in err
 
 
 def test_serve_answers_probes_until_terminated(url: str, prefix: str) -> None:
