@@ -155,8 +155,10 @@ def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReadi
         reading.sweeper_backlog += int(expired)
         if isinstance(groups, Exception):
             continue  # no stream: nothing of this user waits
-        ours = [g for g in groups if text(g["name"]) == keys.SNAPSHOT_GROUP]
-        streams.append((root + keys.STREAM, ours[0] if ours else None))
+        # one capture group per snapshot database: the one furthest behind counts
+        ours = [g for g in groups if keys.is_snapshot_group(text(g["name"]))]
+        behind = min(ours, key=lambda g: _id(g["last-delivered-id"]), default=None)
+        streams.append((root + keys.STREAM, behind))
     _oldest_waiting(store, streams, waiting)
 
 
@@ -174,7 +176,7 @@ def _oldest_waiting(store: Store, streams: list[tuple[str, dict[str, Any] | None
         pipe.xrange(stream, start, "+", count=1)
         pending = bool(group and group["pending"])
         if pending:
-            pipe.xpending(stream, keys.SNAPSHOT_GROUP)
+            pipe.xpending(stream, text(group["name"]))  # type: ignore[index]
         shape.append(pending)
     replies = iter(pipe.execute(raise_on_error=False))
     for pending in shape:
@@ -192,6 +194,11 @@ def _oldest_waiting(store: Store, streams: list[tuple[str, dict[str, Any] | None
 
 def _ms(entry_id: str | bytes) -> int:
     return int(text(entry_id).split("-")[0])
+
+
+def _id(entry_id: str | bytes) -> tuple[int, int]:
+    ms, _, seq = text(entry_id).partition("-")
+    return int(ms), int(seq or 0)
 
 
 class FleetMetrics:

@@ -214,6 +214,11 @@ def users_registry(prefix: str) -> str:
     return f"{prefix}:{USERS_REGISTRY}"
 
 
+def is_snapshot_group(name: str) -> bool:
+    """Whether a stream consumer group is a snapshot database's capture group."""
+    return name == SNAPSHOT_GROUP or name.startswith(SNAPSHOT_GROUP + ":")
+
+
 def fleet_sweep_lease(prefix: str) -> str:
     """Lease of the one process that sweeps every registered user this interval."""
     return f"{prefix}:{FLEET_SWEEP}"

@@ -7,6 +7,7 @@ write even of a process it has to kill.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ FAST = {"socket_timeout": 1.0, "connect_timeout": 0.5, "retries": 0, "auto_clean
 
 
 def open_mesh(url: str, prefix: str, dsn: str, durability: str, user: str = "u") -> ContextMesh:
+    # the processes retry by design: their "Redis is away" warnings are expected
+    logging.getLogger("syntha_redis").setLevel(logging.ERROR)
     return ContextMesh(user_id=user, redis_url=url, key_prefix=prefix, db_backend="postgresql",
                        connection_string=dsn, durability=durability, **FAST)
 

@@ -205,7 +205,7 @@ def test_events_a_snapshotter_read_and_never_acknowledged_are_pending(
     mesh_factory("alice").push("c", 3)
     stream = keys.UserKeys(key_prefix, "alice").stream
     # a snapshotter that reads and dies before it commits
-    raw.xreadgroup(keys.SNAPSHOT_GROUP, "dead-consumer", {stream: ">"})
+    raw.xreadgroup(db.capture_group, "dead-consumer", {stream: ">"})
     reading = read_fleet(Store(settings))
     assert reading.snapshot_pending == 2
     assert reading.snapshot_lag_seconds is not None
