@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from syntha_redis.connection import release_async_clients
 from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
+from syntha_redis.exceptions import typed_arguments
 from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import ContextItem
 from syntha_redis.store import AsyncStore, Operation
@@ -69,6 +70,7 @@ class AsyncContextMesh(BaseContextMesh):
 
     # -- items -------------------------------------------------------------------
 
+    @typed_arguments
     async def push(
         self,
         key: str,
@@ -87,9 +89,10 @@ class AsyncContextMesh(BaseContextMesh):
         await self._after_write_off_loop(key, version)
         return version
 
+    @typed_arguments
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """See ``ContextMesh.push_many``."""
-        items = list(items)
+        items = self._ops.batch_items(items)
         versions = await self._run(self._ops.push_many(items))
         for item, version in zip(items, versions, strict=True):
             await self._after_write_off_loop(item["key"], version)

@@ -8,22 +8,22 @@ import msgpack
 
 from syntha_redis.exceptions import SynthaValidationError
 
-__all__ = ["encode_value", "decode_value", "text"]
+__all__ = ["encode_value", "decode_value", "text", "too_deep", "MAX_DEPTH"]
+
+# msgpack's own nesting limit: deeper values (or a container holding itself)
+# are refused by packb with ValueError, before any recursion can overflow.
+MAX_DEPTH = 511
 
 
 def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
     """msgpack bytes of ``value``; JSON types, bytes and nested containers round-trip."""
     try:
         data: bytes = msgpack.packb(value, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as e:
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
         raise SynthaValidationError(
-            f"value of {key!r} cannot be stored: {e}",
+            f"value of {key!r} cannot be stored: {_why(e)}",
             field="value",
-            cause=e,
-            suggestions=[
-                "Store JSON-like data (dict, list, str, int, float, bool, None) or bytes; "
-                "convert sets, dates and objects first (e.g. to lists, ISO strings, dicts)"
-            ],
+            suggestions=[_suggestion(e)],
         ) from None
     if len(data) > max_bytes:
         raise SynthaValidationError(
@@ -32,6 +32,59 @@ def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
             suggestions=["Store a smaller value, or a reference (URL, id) to the large data"],
         )
     return data
+
+
+_JSON_LIKE = (
+    "Store JSON-like data (dict, list, str, int, float, bool, None) or bytes; "
+    "convert sets, dates and objects first (e.g. to lists, ISO strings, dicts)"
+)
+
+
+def _too_deep(error: BaseException) -> bool:
+    return isinstance(error, RecursionError) or (
+        type(error) is ValueError and "recursion" in str(error)
+    )
+
+
+def _why(error: BaseException) -> str:
+    if _too_deep(error):
+        return f"it is nested more than {MAX_DEPTH} levels deep (or contains itself)"
+    return str(error)
+
+
+def _suggestion(error: BaseException) -> str:
+    if _too_deep(error):
+        return (
+            f"Nest containers at most {MAX_DEPTH} levels deep (and without cycles); "
+            "store deeper structures flattened or as a JSON string"
+        )
+    if isinstance(error, UnicodeEncodeError):
+        return (
+            "Store valid Unicode text: a string with a lone surrogate (e.g. '\\ud800') "
+            "has no UTF-8 form; decode bytes with errors='replace'"
+        )
+    if isinstance(error, OverflowError):
+        return "Store integers within 64 bits; larger numbers as strings"
+    return _JSON_LIKE
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True if ``value`` nests lists, tuples or dicts more than ``limit`` deep (or holds
+    itself). Iterative: deciding this must not itself overflow the Python stack,
+    as ``repr`` and ``json.dumps`` of such a value do."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def decode_value(data: bytes) -> Any:

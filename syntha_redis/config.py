@@ -30,6 +30,9 @@ class Settings(BaseModel):
     )
     key_prefix: str = Field("syntha", description="first part of every Redis key")
     default_user: str = Field(DEFAULT_USER, description="user id when none is given")
+    require_user_id: bool = Field(
+        False, description="refuse a mesh without user_id instead of using default_user"
+    )
     default_ttl: float | None = Field(None, gt=0, description="TTL (s) when push gets none")
 
     max_key_length: int = Field(512, gt=0, description="characters in an item key")

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from syntha_redis.batches import BatchOperations
+from syntha_redis.codec import MAX_DEPTH, too_deep
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaError,
     SynthaPermissionError,
     SynthaToolError,
+    SynthaValidationError,
 )
 from syntha_redis.logging import get_security_logger
 from syntha_redis.operations import group_by_topic
@@ -72,6 +74,46 @@ def _parse_value(value: Any) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+    except RecursionError:
+        # json.loads recurses once per level: a hostile value must not crash the call
+        raise SynthaValidationError(
+            f"'value' is JSON nested more than {MAX_DEPTH} levels deep",
+            field="value",
+            suggestions=[f"Send a value nested at most {MAX_DEPTH} levels deep"],
+        ) from None
+
+
+def _check_depth(tool: str, arguments: Args) -> None:
+    """Refuse arguments nested too deeply to quote in a message or return as JSON."""
+    for name, value in arguments.items():
+        if too_deep(value):
+            raise SynthaValidationError(
+                f"argument {name!r} of {tool} is nested more than {MAX_DEPTH} levels deep",
+                field=str(name),
+                suggestions=[f"Call {tool} with: {describe_parameters(tool)}"],
+            )
+
+
+def _text(message: str) -> str:
+    """``message`` as valid Unicode: model input quoted in it may hold lone surrogates."""
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        return message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return message
+
+
+def _echo(value: Any) -> Any:
+    """A model's argument as a failure result may quote it: unchanged when it is
+    plain JSON, else a placeholder (deep nesting, lone surrogates, odd objects
+    would break the JSON encoding of the result downstream)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        return "<not shown: not plain JSON text>"
+    return value
 
 
 def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
@@ -310,6 +352,7 @@ class ToolCall:
     def operation(self) -> Operation[Result]:
         """Validate the arguments, then run the tool; raises what ``failure`` reports."""
         settings = self.ops.settings
+        _check_depth(self.tool, self.arguments)
         args = validate_arguments(
             self.tool,
             self.arguments,
@@ -326,14 +369,17 @@ class ToolCall:
 
     def failure(self, error: Exception) -> Result:
         """The result of a call that raised ``error``."""
-        keys = self._spec.failure_keys(self.agent_name, self.arguments)
+        keys = {
+            k: _echo(v) for k, v in self._spec.failure_keys(self.agent_name, self.arguments).items()
+        }
         if isinstance(error, SynthaError):
             self._log_refusal(error)
             return {
                 "success": False,
-                "error": error.message,
-                "suggestion": error.suggestion
-                or f"Check the arguments: {describe_parameters(self.tool)}",
+                "error": _text(error.message),
+                "suggestion": _text(
+                    error.suggestion or f"Check the arguments: {describe_parameters(self.tool)}"
+                ),
                 **keys,
                 **_error_details(error),
             }
