@@ -30,7 +30,7 @@ from syntha_redis.exceptions import (
     SynthaValidationError,
 )
 from syntha_redis.logging import get_security_logger
-from syntha_redis.operations import group_by_topic
+from syntha_redis.operations import VisibleItems, group_by_topic
 from syntha_redis.store import Operation
 from syntha_redis.tool_schemas import describe_parameters, validate_arguments
 
@@ -51,9 +51,9 @@ def _get_context(call: ToolCall, args: Args) -> Operation[Result]:
     if keys:
         # one script call for every key (up to settings.max_batch_items)
         found = yield from call.ops.get_many(keys, call.agent)
-        items = list(found.values())
+        items = VisibleItems(found.values(), len(found))
     else:
-        _, items = yield from call.ops.visible_items(call.agent)
+        _, items = yield from call.ops.visible_items(call.agent, warn=False)
     context = {item.key: item.value for item in items}
     return {
         "success": True,
@@ -62,8 +62,19 @@ def _get_context(call: ToolCall, args: Args) -> Operation[Result]:
         "agent_name": call.agent,
         "keys_requested": keys or list(context),
         "keys_found": list(context),
-        "message": f"Retrieved {len(context)} context items",
+        "truncated": items.truncated,
+        "total_visible": items.total_visible,
+        "message": f"Retrieved {len(context)} context items" + _cut_note(items),
     }
+
+
+def _cut_note(items: VisibleItems) -> str:
+    if not items.truncated:
+        return ""
+    return (
+        f" (the {len(items)} most recent of {items.total_visible} visible; "
+        "ask for older ones by key)"
+    )
 
 
 def _parse_value(value: Any) -> Any:
@@ -153,7 +164,7 @@ def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
 
 def _list_context(call: ToolCall, args: Args) -> Operation[Result]:
     # one read, so the keys, their grouping and the topics agree with each other
-    topics, items = yield from call.ops.visible_items(call.agent, with_values=False)
+    topics, items = yield from call.ops.visible_items(call.agent, with_values=False, warn=False)
     keys = [item.key for item in items]
     return {
         "success": True,
@@ -161,9 +172,11 @@ def _list_context(call: ToolCall, args: Args) -> Operation[Result]:
         "all_accessible_keys": keys,
         "topics_subscribed": topics,
         "message": "Use these keys with get_context tool. "
-        "Keys are organized by topics you're subscribed to.",
+        "Keys are organized by topics you're subscribed to." + _cut_note(items),
         "agent_name": call.agent,
         "total_keys": len(keys),
+        "truncated": items.truncated,
+        "total_visible": items.total_visible,
     }
 
 
