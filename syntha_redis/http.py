@@ -13,14 +13,17 @@ The stdlib server is enough: probes and scrapes are a few requests a second.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from syntha_redis.config import Settings
+from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.health import check_health
 from syntha_redis.store import Store
 
@@ -40,6 +43,39 @@ def _metrics_page() -> tuple[HTTPStatus, str, bytes]:
 
 def _json(status: HTTPStatus, payload: dict[str, Any]) -> tuple[HTTPStatus, str, bytes]:
     return status, "application/json", json.dumps(payload).encode() + b"\n"
+
+
+def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """The listening server, or a SynthaConfigurationError saying why it cannot listen."""
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except socket.gaierror as e:
+        raise SynthaConfigurationError(
+            f"cannot serve on host {host!r}: it does not resolve ({e.strerror})",
+            config_key="host",
+            suggestions=["Pass --host 0.0.0.0 (every interface), 127.0.0.1, or a name "
+                         "or address of this machine"],
+        ) from None
+    except OverflowError as e:
+        raise SynthaConfigurationError(
+            f"cannot serve on port {port}: {e}",
+            config_key="port",
+            suggestions=["Pass a --port between 0 and 65535 (0 picks a free one)"],
+        ) from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            problem, fix = "is already in use", "Pass another --port, or stop the process using it"
+        elif e.errno == errno.EACCES:
+            problem, fix = "needs privileges", "Pass a --port above 1023"
+        elif e.errno == errno.EADDRNOTAVAIL:
+            problem, fix = "is not an address of this machine", "Pass --host 0.0.0.0 or 127.0.0.1"
+        else:
+            problem, fix = f"cannot be bound ({e.strerror})", "Check --host and --port"
+        raise SynthaConfigurationError(
+            f"cannot serve on {host}:{port}: it {problem}",
+            config_key="port",
+            suggestions=[fix],
+        ) from None
 
 
 class ProbeServer:
@@ -62,7 +98,7 @@ class ProbeServer:
                 # probes hit every few seconds: keep them out of the app's stderr
                 log.debug("%s " + format, self.address_string(), *args)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _bind(host, port, Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="syntha-http-probes", daemon=True
