@@ -20,7 +20,7 @@ from syntha_redis.events import AsyncWatch, ChangeEvent
 from syntha_redis.exceptions import typed_arguments
 from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import ContextItem
-from syntha_redis.store import AsyncStore, Operation
+from syntha_redis.store import AsyncStore, Operation, Store
 from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["AsyncContextMesh"]
@@ -153,8 +153,13 @@ class AsyncContextMesh(BaseContextMesh):
         since: str | ChangeEvent | None = None,
         timeout: float | None = None,
     ) -> AsyncWatch:
-        """``async for event in mesh.watch(agent)``; see ``ContextMesh.watch``."""
-        return AsyncWatch(self._store(), self._ops, agent_name, since, timeout)
+        """``async for event in mesh.watch(agent)``; see ``ContextMesh.watch``.
+
+        As there, new changes count from this call: with ``since=None`` the
+        stream's end is read now, with one blocking round trip (see ``AsyncWatch``).
+        """
+        starter = Store(self.settings) if since is None else None
+        return AsyncWatch(self._store(), self._ops, agent_name, since, timeout, starter)
 
     # -- topics --------------------------------------------------------------------
 

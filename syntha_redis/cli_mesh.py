@@ -16,6 +16,7 @@ a SynthaError exits 2 (``cli.main``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -86,14 +87,29 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    with _open(args) as mesh, mesh.watch(args.agent, args.since, args.timeout) as feed:
-        try:
+    """Print events until Ctrl-C, SIGTERM, --timeout, a closed stdout or an error,
+    and on each of those exits the id to resume from (on stderr)."""
+    resume = args.since
+    with contextlib.suppress(ValueError):  # not the main thread: no handler needed
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _open(args) as mesh, mesh.watch(args.agent, args.since, args.timeout) as feed:
+            resume = feed.cursor
             for event in feed:
                 print(event.model_dump_json(exclude_none=True), flush=True)
-        except KeyboardInterrupt:
-            pass
-        print(f"stopped; resume with --since {feed.cursor}", file=sys.stderr)
+                # not feed.cursor: events read with this one may not be printed yet
+                resume = event.event_id
+            resume = feed.cursor
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
+    finally:
+        shown = f"--since {resume}" if resume else "no --since (nothing was read)"
+        print(f"stopped; resume with {shown}", file=sys.stderr, flush=True)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _health(args: argparse.Namespace) -> int:

@@ -67,6 +67,12 @@ class Settings(BaseModel):
     watch_poll_interval: float = Field(
         1.0, gt=0, description="watch() re-reads the stream this often without a wake-up (s)"
     )
+    watch_retry_max_delay: float = Field(
+        5.0, gt=0, description="watch(): longest pause between reconnect attempts (s)"
+    )
+    watch_give_up_seconds: float | None = Field(
+        300, ge=0, description="watch(): raise after Redis was unreachable this long; None = never"
+    )
 
     # Off by default: a process that nobody scrapes pays nothing, and the
     # prometheus-client extra stays optional. See syntha_redis.metrics.
