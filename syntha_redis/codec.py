@@ -10,9 +10,10 @@ from syntha_redis.exceptions import SynthaValidationError
 
 __all__ = ["encode_value", "decode_value", "text", "too_deep", "MAX_DEPTH"]
 
-# msgpack's own nesting limit: deeper values (or a container holding itself)
-# are refused by packb with ValueError, before any recursion can overflow.
-MAX_DEPTH = 511
+# Deepest nesting of lists and dicts in a value. msgpack alone would take 1024
+# levels, but json.dumps and repr of such a value overflow Python's default
+# recursion limit (1000) wherever it is shown later (tool results, MCP, CLI).
+MAX_DEPTH = 500
 
 
 def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
@@ -25,6 +26,13 @@ def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
             field="value",
             suggestions=[_suggestion(e)],
         ) from None
+    # each level costs at least one header byte: only a long encoding can be too deep
+    if len(data) > MAX_DEPTH and too_deep(value):
+        raise SynthaValidationError(
+            f"value of {key!r} cannot be stored: it is nested more than {MAX_DEPTH} levels deep",
+            field="value",
+            suggestions=[_suggestion(RecursionError())],
+        )
     if len(data) > max_bytes:
         raise SynthaValidationError(
             f"value of {key!r} is {len(data)} bytes encoded; the limit is {max_bytes}",
@@ -72,18 +80,15 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     """True if ``value`` nests lists, tuples or dicts more than ``limit`` deep (or holds
     itself). Iterative: deciding this must not itself overflow the Python stack,
     as ``repr`` and ``json.dumps`` of such a value do."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    if not isinstance(value, dict | list | tuple):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        if depth >= limit:
+        if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list | tuple))
     return False
 
 

@@ -237,14 +237,16 @@ def translate_error(error: Exception, settings: Settings, operation: str) -> Syn
     cause. No secret of the URL appears in the message, whatever the driver said."""
     where = describe_url(settings.redis_url)
     said = mask_secrets(str(error), settings.redis_url)
+    # the cause is shown by str(SynthaError) and to_dict(): masked as well
+    cause: Exception = error if said == str(error) else redis.RedisError(said)
     for kind, translate in _TRANSLATIONS:
         if isinstance(error, kind):
-            return translate(error, said, where, settings, operation)
+            return translate(cause, said, where, settings, operation)
     return SynthaPersistenceError(
         f"Redis refused {operation}: {said}",
         backend="redis",
         operation=operation,
-        cause=error,
+        cause=cause,
         suggestions=[f"Check the Redis server at {where} (version 7+, its logs)"],
     )
 

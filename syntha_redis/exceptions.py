@@ -328,7 +328,12 @@ def _argument_error(method: Callable[..., Any], args: Any, kwargs: Any) -> Synth
         signature.bind(*args, **kwargs)
     except TypeError as e:
         name = method.__name__
-        shown = str(e).encode("utf-8", "backslashreplace").decode()
+        unknown = [k for k in kwargs if k not in signature.parameters]
+        problem = (  # the unknown name is the mistake; a missing argument may follow from it
+            f"got an unexpected keyword argument {', '.join(map(repr, unknown))}"
+            if unknown else str(e)
+        )
+        shown = problem.encode("utf-8", "backslashreplace").decode()
         return SynthaValidationError(
             f"{name}(): {shown}",
             field="arguments",

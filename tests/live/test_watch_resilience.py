@@ -22,7 +22,9 @@ from syntha_redis.cli import main
 from syntha_redis.events import ChangeEvent
 from tests.support.servers import RedisProcess
 
-FAST: dict[str, Any] = {"watch_retry_max_delay": 0.2, "watch_poll_interval": 0.1, "auto_cleanup": False}
+FAST: dict[str, Any] = {
+    "watch_retry_max_delay": 0.2, "watch_poll_interval": 0.1, "auto_cleanup": False
+}
 
 
 class RetrySeen(logging.Handler):
