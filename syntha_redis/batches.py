@@ -108,9 +108,10 @@ class BatchOperations(TopicOperations):
                 field="keys",
                 suggestions=['Pass keys as a list, e.g. ["a", "b"]'],
             )
-        wanted = list(dict.fromkeys(item_keys))
-        self._batch_size(len(wanted), "keys")
-        tokens = [self.key_token(key) for key in wanted]
+        # token -> key, first occurrence first; a key that is not a string is refused
+        by_token = {self.key_token(key): key for key in item_keys}
+        self._batch_size(len(by_token), "keys")
+        tokens, wanted = list(by_token), list(by_token.values())
         agent = "" if agent_name is None else self.name_token(agent_name, "agent_name")
         if not tokens:
             return {}

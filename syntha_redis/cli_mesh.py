@@ -104,6 +104,8 @@ def _watch(args: argparse.Namespace) -> int:
         pass
     finally:
         shown = f"--since {resume}" if resume else "no --since (nothing was read)"
+        # a --since that was refused is echoed as given, which may not be valid text
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
         print(f"stopped; resume with {shown}", file=sys.stderr, flush=True)
     return 0
 

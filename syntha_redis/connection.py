@@ -115,8 +115,22 @@ def _connection_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _invalid_url(url: str, error: Exception) -> SynthaConfigurationError:
+    return SynthaConfigurationError(
+        f"invalid Redis URL {describe_url(url)}: {mask_secrets(str(error), url)}",
+        config_key="redis_url",
+        suggestions=["Use a URL like redis://[[user]:password@]host[:port][/db] "
+                     "(rediss:// for TLS, redis+cluster:// for a cluster, unix:///path)"],
+    )
+
+
 def _scheme(url: str) -> str:
-    scheme = urlsplit(url).scheme
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is the check)
+    except ValueError as e:
+        raise _invalid_url(url, e) from None
+    scheme = parts.scheme
     if scheme not in SCHEMES:
         raise SynthaConfigurationError(
             f"unsupported Redis URL scheme {scheme!r} in {describe_url(url)}",
@@ -174,12 +188,17 @@ def _build(settings: Settings) -> SyncClient:
         plain = url.replace("+cluster", "", 1)
         try:  # the sync client reads the slot map from a seed node right here
             return _Cluster.from_url(plain, max_connections=settings.pool_size, **options)
+        except (ValueError, TypeError) as e:
+            raise _invalid_url(url, e) from None
         except (RedisClusterException, redis.RedisError) as e:
             error = ClusterUnavailable(str(e)) if isinstance(e, RedisClusterException) else e
             raise translate_error(error, settings, "connect") from None
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=settings.pool_size, timeout=settings.pool_timeout, **options
-    )
+    try:
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=settings.pool_size, timeout=settings.pool_timeout, **options
+        )
+    except (ValueError, TypeError) as e:  # e.g. ?db=abc, ?socket_timeout=soon
+        raise _invalid_url(url, e) from None
     return redis.Redis(connection_pool=pool)
 
 
@@ -212,18 +231,24 @@ def get_async_client(settings: Settings, loop_id: int) -> Any:
         options["retry"] = redis.asyncio.retry.Retry(
             ExponentialWithJitterBackoff(base=0.01, cap=0.5), retries=settings.retries
         )
-        if scheme.endswith("+cluster"):
-            options.pop("health_check_interval")
-            client = _AsyncCluster.from_url(
-                url.replace("+cluster", "", 1), max_connections=settings.pool_size, **options
-            )
-        else:
-            pool = redis.asyncio.BlockingConnectionPool.from_url(
-                url, max_connections=settings.pool_size, timeout=settings.pool_timeout, **options
-            )
-            client = redis.asyncio.Redis(connection_pool=pool)
+        try:
+            client = _async_client(url, scheme, settings, options)
+        except (ValueError, TypeError) as e:
+            raise _invalid_url(url, e) from None
     _async_clients[key] = client
     return client
+
+
+def _async_client(url: str, scheme: str, settings: Settings, options: dict[str, Any]) -> Any:
+    if scheme.endswith("+cluster"):
+        options.pop("health_check_interval")
+        return _AsyncCluster.from_url(
+            url.replace("+cluster", "", 1), max_connections=settings.pool_size, **options
+        )
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=settings.pool_size, timeout=settings.pool_timeout, **options
+    )
+    return redis.asyncio.Redis(connection_pool=pool)
 
 
 def release_async_clients(loop_id: int) -> list[Any]:

@@ -182,15 +182,16 @@ class MeshOperations:
                 field=field,
                 suggestions=[f'Pass {field} as a list, e.g. ["sales"]'],
             )
-        unique = list(dict.fromkeys(names))
+        singular = field.rstrip("s")
+        # tokens first: a name that is not a string (even an unhashable one) is refused
+        unique = list(dict.fromkeys(self.name_token(name, singular) for name in names))
         if len(unique) > limit:
             raise SynthaValidationError(
                 f"{len(unique)} {field} given; the limit is {limit}",
                 field=field,
                 suggestions=[f"Use at most {limit} {field}"],
             )
-        singular = field.rstrip("s")
-        return ",".join(self.name_token(name, singular) for name in unique)
+        return ",".join(unique)
 
     def ttl_ms(self, ttl: object) -> int:
         if ttl is None:
