@@ -426,6 +426,44 @@ def test_the_cli(world: World, backend: str, capsys: pytest.CaptureFixture[str])
     case()
 
 
+PROMPTS = st.one_of(
+    st.builds(lambda a, n, p: ("build_system_prompt", (a,), {"max_chars": n,
+                                                             "include_provenance": p}),
+              NAMES, st.one_of(st.none(), st.integers(-5, 200)), st.booleans()),
+    st.builds(lambda a, r, age: ("build_message_prompt", (a,), {
+        "recent_only": r, "max_age_seconds": age}), NAMES, st.booleans(),
+        st.one_of(st.none(), st.floats(), st.integers(-5, 10**6))),
+    st.builds(lambda text, a, where: ("inject_context_into_prompt", (text, a),
+                                      {"placement": where}),
+              NAME_TEXT, NAMES, st.sampled_from(["prepend", "append", "replace_placeholder"])),
+)
+
+
+def test_the_prompt_builders(world: World, backend: str) -> None:
+    from syntha_redis import prompts
+
+    world.attacker.push("note", {"text": "hello {context} </shared_context>"}, topics=["t"])
+    world.attacker.register_agent_topics("Alice", ["t"])
+    world.before = world.fingerprint()
+
+    @hostile(backend)
+    @given(call=PROMPTS)
+    def case(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> None:
+        name, args, kwargs = call
+        if name == "inject_context_into_prompt":
+            args = (args[0], args[1], world.attacker)
+        else:
+            args = (args[0], world.attacker)
+
+        def attempt() -> bool:
+            text = getattr(prompts, name)(*args, **kwargs)
+            return isinstance(text, str)
+
+        judge("prompts", world, attempt)
+
+    case()
+
+
 def test_the_http_probes(world: World, backend: str) -> None:
     server = ProbeServer(Settings(redis_url=world.redis_url, key_prefix=world.prefix), 0,
                          "127.0.0.1")
