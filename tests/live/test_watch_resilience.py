@@ -206,3 +206,29 @@ def test_cli_watch_prints_the_resume_id_when_its_timeout_ends(
                  "--since", "0", "--timeout", "0"])
     assert code == 0
     assert f"resume with --since {last.event_id}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_watch_prints_the_resume_id_when_it_is_stopped(
+    private_redis: RedisProcess, sig: signal.Signals
+) -> None:
+    import subprocess
+    import sys
+
+    mesh = mesh_on(private_redis)
+    mesh.push("before", 1)
+    last = list(mesh.watch("a", since="0", timeout=0))[-1]
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "syntha_redis.cli", "watch", "--redis-url", private_redis.url,
+         "--user", "u", "--agent", "a", "--since", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert watcher.stdout is not None
+        assert '"key":"before"' in watcher.stdout.readline()  # it is running and caught up
+        watcher.send_signal(sig)
+        _, err = watcher.communicate(timeout=30)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0
+    assert f"resume with --since {last.event_id}" in err and "Traceback" not in err
