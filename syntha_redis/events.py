@@ -178,15 +178,16 @@ class WatchState:
         version = text(reply[1])
         self.cursor = Cursor(text(reply[0]), int(version) if version else None)
         if int(reply[2]):
-            self.pending.append(
-                ChangeEvent(type="gap", event_id=c.event_id, version=c.version or 0)
-            )
             if int(reply[3]) == 0:
                 # Nothing after the cursor, yet events are missing: the stream was lost
                 # (Redis restarted empty, or restored older). Carry on from its end, or
-                # every later read would report the same gap again.
+                # every later read would report the same gap again. (Before queueing
+                # the gap: if this read fails, the retry reports it once.)
                 end = yield self._call(Cursor("$", None))
                 self.cursor = Cursor(text(end[0]), int(text(end[1]) or 0))
+            self.pending.append(
+                ChangeEvent(type="gap", event_id=c.event_id, version=c.version or 0)
+            )
         self.more = int(reply[3]) >= SCAN_BATCH
         for i in range(4, len(reply), 2):
             self.pending.append(parse_event(reply[i], reply[i + 1]))
