@@ -19,6 +19,9 @@ Constructors keep Syntha's signatures, so ``except SynthaError`` code and
     ├── SynthaPerformanceError     an operation exceeded its budget
     ├── SynthaTimeoutError         an operation timed out
     └── SynthaFrameworkError       a framework adapter failed
+
+Warnings: ``SynthaTruncationWarning`` (a ``UserWarning``), when a read of an
+agent's visible items returns fewer than are visible (``max_visible_items``).
 """
 
 from __future__ import annotations
