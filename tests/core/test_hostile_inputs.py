@@ -77,9 +77,12 @@ def hostile(backend: str) -> Any:
 @pytest.fixture(scope="module", autouse=True)
 def tally() -> Iterator[None]:
     yield
-    print(f"\nhostile inputs: {sum(v for k, v in TALLY.items() if k.endswith(':tried'))} "
-          f"cases tried, {sum(v for k, v in TALLY.items() if k.endswith(':bad'))} bad "
-          f"outcomes; by entry point: {dict(sorted(TALLY.items()))}")
+    def total(outcome: str) -> int:
+        return sum(v for k, v in TALLY.items() if k.endswith(f":{outcome}"))
+
+    print(f"\nhostile inputs: {total('tried')} cases tried ({total('succeeded')} succeeded, "
+          f"{total('refused')} refused with a typed error), {total('bad')} bad outcomes; "
+          f"by entry point: {dict(sorted(TALLY.items()))}")
 
 
 # -- strategies -----------------------------------------------------------------------
@@ -100,11 +103,14 @@ NON_STRINGS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=8),
     st.lists(TEXT, max_size=2), st.dictionaries(TEXT, TEXT, max_size=2), st.just(object()),
 )
-NAMES = st.one_of(NAME_TEXT, NAME_TEXT, NAME_TEXT, NON_STRINGS).filter(
+# names a careful caller would use, so that cases also get past validation
+PLAIN = st.from_regex(r"[A-Za-z0-9_.:-]{1,12}", fullmatch=True)
+NAMES = st.one_of(PLAIN, PLAIN, NAME_TEXT, NAME_TEXT, NON_STRINGS).filter(
     lambda n: not (isinstance(n, str) and n in RESERVED)
 )
 NAME_LISTS = st.one_of(
-    st.none(), st.lists(NAMES, max_size=6), NAMES, st.sets(TEXT, max_size=3),
+    st.none(), st.lists(NAMES, max_size=6), st.lists(PLAIN, max_size=3), NAMES,
+    st.sets(TEXT, max_size=3),
     st.builds(lambda n: [[n]], NAMES),
 )
 
@@ -196,6 +202,43 @@ TOOL_ARGUMENTS = st.dictionaries(
 )
 TOOL_NAMES_DRAWN = st.one_of(st.sampled_from(TOOL_NAMES), st.sampled_from(TOOL_NAMES),
                              NAMES, st.just("syntha_get_context"))
+BY_TYPE = {
+    "string": st.one_of(PLAIN, PLAIN, NAMES),
+    "array": st.one_of(st.lists(PLAIN, max_size=3), NAME_LISTS),
+    "boolean": st.one_of(st.booleans(), st.booleans(), ARGUMENT_VALUES),
+    "number": st.one_of(st.floats(), st.integers(-5, 10**6), TTLS),
+    "integer": st.one_of(st.integers(-3, 2**64), VERSIONS),
+}
+
+
+PUSHED_VALUES = st.one_of(VALUES, NAME_TEXT)
+
+
+def schema_call(schema: dict[str, Any], by_type: dict[str, Any] = BY_TYPE,
+                values: Any = PUSHED_VALUES, names: Any = NAMES) -> Any:
+    """A call of one tool shaped by its schema (required arguments present, types
+    mostly right, contents hostile), with now and then an argument it does not take."""
+    properties = schema["parameters"]["properties"]
+    required = set(schema["parameters"]["required"])
+
+    def drawn(name: str) -> Any:
+        if (schema["name"], name) == ("push_context", "value"):
+            return values
+        return by_type[properties[name]["type"]]
+
+    extra = st.dictionaries(st.sampled_from(["agent_name", "user_id", "verbose"]), names,
+                            max_size=1)
+    return st.tuples(st.just(schema["name"]), st.builds(
+        lambda given, more: {**given, **more},
+        st.fixed_dictionaries({n: drawn(n) for n in properties if n in required},
+                              optional={n: drawn(n) for n in properties if n not in required}),
+        st.one_of(st.just({}), st.just({}), extra)))
+
+
+TOOL_CALLS = st.one_of(
+    *[schema_call(schema) for schema in get_all_tool_schemas()],
+    st.tuples(TOOL_NAMES_DRAWN, TOOL_ARGUMENTS),
+)
 
 
 # -- the world each case runs in ----------------------------------------------------------
@@ -255,14 +298,16 @@ def loop_thread() -> Iterator[EventLoopThread]:
     runner.stop()
 
 
-def judge(entry: str, world: World, outcome: Callable[[], bool | None]) -> None:
+def judge(entry: str, world: World, outcome: Callable[[], bool | str | None]) -> None:
     """Run one case: count it, and fail the test on a bad outcome (with the reason)."""
     TALLY[f"{entry}:tried"] += 1
     try:
         ok = outcome()
         problem = None if ok is not False else "bad result"
+        TALLY[f"{entry}:{'refused' if ok == 'refused' else 'succeeded'}"] += 1
     except Exception as e:  # anything but a SynthaError is a bad outcome
         problem = None if isinstance(e, SynthaError) else f"{type(e).__name__}: {e!r:.300}"
+        TALLY[f"{entry}:refused"] += problem is None
     if problem is None and not world.unchanged():
         problem = "another user's keyspace or the caller's other keys changed"
     if problem is not None:
@@ -270,7 +315,8 @@ def judge(entry: str, world: World, outcome: Callable[[], bool | None]) -> None:
         pytest.fail(f"{entry}: {problem}")
 
 
-def good_tool_result(result: Any) -> bool:
+def good_tool_result(result: Any) -> bool | str:
+    """True for a success, "refused" for a well-formed failure; asserts the rest."""
     assert isinstance(result, dict) and isinstance(result.get("success"), bool), result
     json.dumps(result, ensure_ascii=False, default=str).encode("utf-8")
     if result["success"]:
@@ -278,7 +324,7 @@ def good_tool_result(result: Any) -> bool:
     error, suggestion = result.get("error"), result.get("suggestion")
     assert isinstance(error, str) and error and isinstance(suggestion, str) and suggestion
     assert "Internal error" not in error, error
-    return True
+    return "refused"
 
 
 def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
@@ -360,9 +406,9 @@ def test_mesh_construction(world: World, backend: str, user_id: str | None) -> N
 
 def test_the_tool_handler(world: World, backend: str, caplog: pytest.LogCaptureFixture) -> None:
     @hostile(backend)
-    @given(tool=TOOL_NAMES_DRAWN, arguments=TOOL_ARGUMENTS,
-           agent=st.one_of(st.just("Alice"), NAMES))
-    def case(tool: Any, arguments: dict[str, Any], agent: Any) -> None:
+    @given(call=TOOL_CALLS, agent=st.one_of(st.just("Alice"), NAMES))
+    def case(call: tuple[Any, dict[str, Any]], agent: Any) -> None:
+        tool, arguments = call
         handler = ToolHandler(world.attacker, agent_name=agent)
         handler.set_agent_role("admin")
         judge("tools", world, lambda: good_tool_result(handler.handle_tool_call(tool, **arguments)))
@@ -380,8 +426,9 @@ def test_the_async_tool_handler(world: World, backend: str,
     mesh = loop_thread.run(make())
 
     @hostile(backend)
-    @given(tool=TOOL_NAMES_DRAWN, arguments=TOOL_ARGUMENTS)
-    def case(tool: Any, arguments: dict[str, Any]) -> None:
+    @given(call=TOOL_CALLS)
+    def case(call: tuple[Any, dict[str, Any]]) -> None:
+        tool, arguments = call
         handler = AsyncToolHandler(mesh, agent_name="Alice")
         judge("async tools", world, lambda: good_tool_result(
             loop_thread.run(handler.handle_tool_call(tool, **arguments))))
@@ -392,7 +439,7 @@ def test_the_async_tool_handler(world: World, backend: str,
         loop_thread.run(mesh.close())
 
 
-CLI_STRINGS = NAME_TEXT.filter(lambda s: s not in RESERVED)
+CLI_STRINGS = st.one_of(PLAIN, NAME_TEXT).filter(lambda s: s not in RESERVED)
 
 
 def test_the_cli(world: World, backend: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -412,14 +459,14 @@ def test_the_cli(world: World, backend: str, capsys: pytest.CaptureFixture[str])
     @hostile(backend)
     @given(command=commands, user=st.one_of(st.just(ATTACKER), CLI_STRINGS))
     def case(command: list[str], user: str) -> None:
-        def attempt() -> bool:
+        def attempt() -> bool | str:
             try:
                 code = main([*command, "--user", user, *common])
             except SystemExit as e:  # argparse refusing the command line (a usage error)
                 code = e.code if isinstance(e.code, int) else 2
             err = capsys.readouterr().err
             assert code in (0, 1, 2) and "Traceback" not in err, err
-            return True
+            return "refused" if code == 2 else True
 
         judge("cli", world, attempt)
 
@@ -518,7 +565,7 @@ def test_the_mcp_server(world: World, backend: str, loop_thread: EventLoopThread
     # value reaches the server: VALUES draws those ('"\\ud800"')
     json_names = st.one_of(TEXT, SPECIAL)
 
-    def mcp_call(name: str, arguments: dict[str, Any]) -> bool:
+    def mcp_call(name: str, arguments: dict[str, Any]) -> bool | str:
         answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
         loop_thread.loop.call_soon_threadsafe(requests.put_nowait, (name, arguments, answer))
         result = answer.result(timeout=60)
@@ -531,14 +578,27 @@ def test_the_mcp_server(world: World, backend: str, loop_thread: EventLoopThread
                                lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(TEXT, inner, max_size=3)),
                                max_leaves=10)
+    hostile_text = st.sampled_from(['"\\ud800"', "[" * 5000 + "]" * 5000])
     arguments = st.dictionaries(st.one_of(st.sampled_from(TOOL_PARAMETERS), json_names),
-                                st.one_of(json_values, st.sampled_from(
-                                    ['"\\ud800"', "[" * 5000 + "]" * 5000])), max_size=5)
+                                st.one_of(json_values, hostile_text), max_size=5)
+    json_strings = st.one_of(PLAIN, PLAIN, json_names)
+    json_types = {
+        "string": json_strings,
+        "array": st.one_of(st.lists(json_strings, max_size=3), json_values),
+        "boolean": st.one_of(st.booleans(), json_values),
+        "number": st.one_of(st.integers(-5, 10**6), json_values),
+        "integer": st.one_of(st.integers(-3, 2**60), json_values),
+    }
+    calls = st.one_of(
+        *[schema_call(schema, json_types, st.one_of(json_values, hostile_text), json_strings)
+          for schema in get_all_tool_schemas()],
+        st.tuples(st.one_of(st.sampled_from(TOOL_NAMES), json_names), arguments),
+    )
 
     @hostile("redis")
-    @given(tool=st.one_of(st.sampled_from(TOOL_NAMES), json_names), arguments=arguments)
-    def case(tool: str, arguments: dict[str, Any]) -> None:
-        judge("mcp", world, lambda: mcp_call(tool, arguments))
+    @given(call=calls)
+    def case(call: tuple[str, dict[str, Any]]) -> None:
+        judge("mcp", world, lambda: mcp_call(*call))
 
     try:
         case()
