@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from syntha_redis.config import Settings
-from syntha_redis.exceptions import SynthaConfigurationError
-from syntha_redis.health import check_health
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.health import check_health, unreachable
 from syntha_redis.store import Store
 
 __all__ = ["ProbeServer", "start_http_server"]
@@ -82,7 +82,10 @@ class ProbeServer:
     """A running probe server; ``close()`` stops it."""
 
     def __init__(self, settings: Settings, port: int, host: str) -> None:
-        self.store = Store(settings)
+        self.settings = settings
+        # built at the first /ready: a cluster client connects when it is built, and
+        # the probes must serve (liveness, a 503 /ready) while Redis is down
+        self._store: Store | None = None
         probes = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,7 +123,12 @@ class ProbeServer:
         if path == "/health":
             return _json(HTTPStatus.OK, {"status": "alive"})
         if path == "/ready":
-            report = check_health(self.store, load_scripts=True)
+            try:
+                self._store = self._store or Store(self.settings)
+            except SynthaError as e:
+                report = unreachable(self.settings, e)
+            else:
+                report = check_health(self._store, load_scripts=True)
             ready = report.status != "unhealthy"
             status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
             return _json(status, {"ready": ready, **report.model_dump(mode="json")})

@@ -426,3 +426,15 @@ def test_serve_that_cannot_listen_prints_a_clean_error(
     assert main(["serve", *arguments(busy_port)]) == 2
     err = capsys.readouterr().err
     assert says in err and "suggestion: " in err and "Traceback" not in err
+
+
+def test_probes_serve_while_the_cluster_seed_is_down(dead_port: int) -> None:
+    from syntha_redis.http import start_http_server
+
+    settings = Settings(redis_url=cluster_seed_down(dead_port), retries=0)
+    with start_http_server(settings, port=0, host="127.0.0.1") as server:
+        assert server.answer("/health")[0] == 200
+        status, _, body = server.answer("/ready")
+    report = json.loads(body)
+    assert status == 503 and report["ready"] is False
+    assert "cannot reach Redis Cluster" in report["error"] and report["suggestions"]
