@@ -117,6 +117,12 @@ class Cursor:
     version: int | None
 
 
+def _id_key(event_id: str) -> tuple[int, int]:
+    """A stream id ("<ms>-<seq>") as numbers, to compare two ids."""
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def cursor_from(since: str | ChangeEvent | None) -> Cursor:
     if since is None:
         return Cursor("$", None)
@@ -180,11 +186,15 @@ class WatchState:
         if int(reply[2]):
             if int(reply[3]) == 0:
                 # Nothing after the cursor, yet events are missing: the stream was lost
-                # (Redis restarted empty, or restored older). Carry on from its end, or
-                # every later read would report the same gap again. (Before queueing
-                # the gap: if this read fails, the retry reports it once.)
+                # (Redis restarted empty, or restored older). Without a new cursor every
+                # later read would report the same gap again. Version 0 reads on without
+                # a gap check: from the cursor if the stream now reaches past it (events
+                # written since the read above), else from the stream's start, where
+                # the new events will be (already-seen ones may repeat after a gap).
+                # Queued after this read: if it fails, the retry reports the gap once.
                 end = yield self._call(Cursor("$", None))
-                self.cursor = Cursor(text(end[0]), int(text(end[1]) or 0))
+                past = _id_key(text(end[0])) >= _id_key(c.event_id)
+                self.cursor = Cursor(c.event_id if past else "0-0", 0)
             self.pending.append(
                 ChangeEvent(type="gap", event_id=c.event_id, version=c.version or 0)
             )

@@ -1,4 +1,5 @@
-"""How a watcher paces its retries and when it gives up, on a controlled clock."""
+"""How a watcher paces its retries and when it gives up (on a controlled clock), and
+where it carries on after its stream was lost (on scripted replies)."""
 
 from __future__ import annotations
 
@@ -101,3 +102,34 @@ def test_a_bad_timeout_is_refused(timeout: object) -> None:
 
     with pytest.raises(SynthaValidationError):
         state(timeout=timeout)  # type: ignore[arg-type]
+
+
+# -- where a watcher carries on after its stream was lost (replies scripted) ----------
+
+
+def after_lost_stream(stream_end: str) -> tuple[list[str], str, int | None]:
+    """Drive one read whose cursor 1700000000000-5 (version 42) is gone and nothing
+    follows it, then the stream's end is ``stream_end``: (events, cursor, version)."""
+    watch, _ = state()
+    watch.cursor = type(watch.cursor)("1700000000000-5", 42)
+    read = watch.watch()
+    first = next(read)
+    assert first.args[1:3] == ("1700000000000-5", 42)
+    end_call = read.send([b"1700000000000-5", b"42", 1, 0])  # gap, nothing scanned
+    assert end_call.args[1] == "$"
+    with pytest.raises(StopIteration):
+        read.send([stream_end.encode(), b"7"])
+    return [e.type for e in watch.pending], watch.cursor.event_id, watch.cursor.version
+
+
+def test_a_stream_restarted_empty_is_read_from_its_start() -> None:
+    assert after_lost_stream("0-0") == (["gap"], "0-0", 0)
+
+
+def test_a_stream_restored_older_is_read_from_its_start() -> None:
+    assert after_lost_stream("1600000000000-0") == (["gap"], "0-0", 0)
+
+
+def test_events_written_since_the_gap_read_are_not_skipped() -> None:
+    # the stream already reaches past the cursor: carry on from the cursor, unchecked
+    assert after_lost_stream("1700000000001-0") == (["gap"], "1700000000000-5", 0)
