@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from syntha_redis.config import Settings
-from syntha_redis.events import WatchState
+from syntha_redis.events import Cursor, WatchState
 from syntha_redis.exceptions import (
     SynthaConnectionError,
     SynthaPermissionError,
@@ -111,7 +111,7 @@ def after_lost_stream(stream_end: str) -> tuple[list[str], str, int | None]:
     """Drive one read whose cursor 1700000000000-5 (version 42) is gone and nothing
     follows it, then the stream's end is ``stream_end``: (events, cursor, version)."""
     watch, _ = state()
-    watch.cursor = type(watch.cursor)("1700000000000-5", 42)
+    watch.cursor = Cursor("1700000000000-5", 42)
     read = watch.watch()
     first = next(read)
     assert first.args[1:3] == ("1700000000000-5", 42)
