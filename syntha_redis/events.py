@@ -16,6 +16,11 @@ expired) first receives ``ChangeEvent(type="gap")``: some events are lost, so
 rebuild state from ``mesh.get_visible_items(agent)`` and carry on; later
 events whose ``version`` is not above an item's are already reflected there.
 
+A Redis restart or failover does not end a watch: failed reads are retried
+with backoff (``watch_retry_max_delay``) from the cursor, a stream lost
+meanwhile yields one ``gap``, and after ``watch_give_up_seconds`` without
+Redis the watch raises ``SynthaConnectionError`` carrying ``resume_from``.
+
 ``since`` is an ``event_id`` (or the ``ChangeEvent`` itself, which also
 carries its version and so detects gaps exactly), ``"0"`` for everything the
 stream holds, or None for changes from now on.
