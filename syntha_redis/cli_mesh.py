@@ -21,6 +21,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from syntha_redis.config import Settings
@@ -90,19 +91,20 @@ def _watch(args: argparse.Namespace) -> int:
     """Print events until Ctrl-C, SIGTERM, --timeout, a closed stdout or an error,
     and on each of those exits the id to resume from (on stderr)."""
     resume = args.since
-    with contextlib.suppress(ValueError):  # not the main thread: no handler needed
-        signal.signal(signal.SIGTERM, _interrupt)
+    stop = _Interrupts()
     try:
         with _open(args) as mesh, mesh.watch(args.agent, args.since, args.timeout) as feed:
             resume = feed.cursor
             for event in feed:
-                print(event.model_dump_json(exclude_none=True), flush=True)
-                # not feed.cursor: events read with this one may not be printed yet
-                resume = event.event_id
+                with stop.deferred():  # printed and recorded, or neither
+                    print(event.model_dump_json(exclude_none=True), flush=True)
+                    # not feed.cursor: events read with this one may not be printed yet
+                    resume = event.event_id
             resume = feed.cursor
     except (KeyboardInterrupt, BrokenPipeError):
         pass
     finally:
+        stop.restore()
         shown = f"--since {resume}" if resume else "no --since (nothing was read)"
         # a --since that was refused is echoed as given, which may not be valid text
         shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -110,8 +112,39 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class _Interrupts:
+    """SIGINT and SIGTERM as KeyboardInterrupt, held back while an event is being
+    printed and recorded, so that the resume id printed at exit is exact."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._held = False
+        self._previous: dict[int, Any] = {}
+        for sig in self.SIGNALS:
+            with contextlib.suppress(ValueError):  # not the main thread: no handlers
+                self._previous[sig] = signal.signal(sig, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self._holding:
+            self._held = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._held:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _health(args: argparse.Namespace) -> int:
