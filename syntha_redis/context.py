@@ -47,6 +47,7 @@ DATABASE_KEYWORDS = frozenset(
     }
 )
 
+
 def build_settings(
     redis_url: str | None, settings: Settings | None, options: dict[str, Any]
 ) -> tuple[Settings, dict[str, Any]]:
