@@ -77,6 +77,7 @@ def hostile(backend: str) -> Any:
 @pytest.fixture(scope="module", autouse=True)
 def tally() -> Iterator[None]:
     yield
+
     def total(outcome: str) -> int:
         return sum(v for k, v in TALLY.items() if k.endswith(f":{outcome}"))
 
