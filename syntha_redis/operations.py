@@ -25,10 +25,10 @@ from syntha_redis.exceptions import (
     SynthaQuotaError,
     SynthaValidationError,
 )
-from syntha_redis.models import ContextItem
+from syntha_redis.models import StoredItem
 from syntha_redis.store import CommandCall, Operation, ScriptCall
 
-__all__ = ["MeshOperations", "Stats", "group_by_topic"]
+__all__ = ["MeshOperations", "Stats", "check_ttl", "group_by_topic"]
 
 CLEAR_CHUNK = 10_000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
@@ -47,7 +47,7 @@ class Stats:
     version: int
 
 
-def group_by_topic(topics: list[str], items: list[ContextItem]) -> dict[str, list[str]]:
+def group_by_topic(topics: list[str], items: list[StoredItem]) -> dict[str, list[str]]:
     """``{topic: [keys]}`` for each of ``topics``, plus ``"other"`` for the rest."""
     by_topic: dict[str, list[str]] = {t: [] for t in topics}
     other = []
@@ -82,6 +82,30 @@ def _due_for_registration(redis_url: str | None, root: str) -> bool:
     return True
 
 
+def check_ttl(ttl: object, field: str, unit_seconds: float) -> float:
+    """The one TTL rule of ``push(ttl=)`` (seconds) and ``push_context(ttl_hours=)``
+    (hours): a positive number is the lifetime, 0 means the item never expires
+    (as in Syntha's tool and memcached), and a negative number is an error,
+    since it is usually a deadline already missed, not a wish to keep forever.
+    Returns the lifetime in seconds (0 = never expires)."""
+    unit = "hours" if unit_seconds == 3600 else "seconds"
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
+        raise SynthaValidationError(
+            f"{field} must be a number of {unit}, got {ttl!r}",
+            field=field,
+            suggestions=[f"Pass {field} in {unit}, or 0 for an item that never expires"],
+        )
+    seconds = ttl * unit_seconds
+    if not 0 <= seconds <= MAX_TTL_SECONDS:
+        raise SynthaValidationError(
+            f"{field} must be from 0 (never expires) to {MAX_TTL_SECONDS / unit_seconds:g} "
+            f"{unit} (100 years), got {ttl}",
+            field=field,
+            suggestions=[f"Pass a positive {field}, or 0 for an item that never expires"],
+        )
+    return float(seconds)
+
+
 class MeshOperations:
     """The operations of one user's mesh. Holds only names and settings."""
 
@@ -100,6 +124,10 @@ class MeshOperations:
     # -- input -----------------------------------------------------------------
 
     def key_token(self, key: object) -> str:
+        if key == "":
+            # Syntha accepts the empty key; its token is the empty string, which
+            # names its own item hash and is a distinct script argument like any other.
+            return ""
         return keys.token(key, "key", self.settings.max_key_length)
 
     def name_token(self, name: object, field: str) -> str:
@@ -127,23 +155,13 @@ class MeshOperations:
         return ",".join(self.name_token(name, singular) for name in unique)
 
     def ttl_ms(self, ttl: object) -> int:
+        """Milliseconds to live, 0 for none: see ``check_ttl`` for the rule."""
         if ttl is None:
             ttl = self.settings.default_ttl
         if ttl is None:
             return 0
-        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
-            raise SynthaValidationError(
-                f"ttl must be a number of seconds, got {ttl!r}",
-                field="ttl",
-                suggestions=["Pass ttl in seconds (e.g. 3600), or None for no expiry"],
-            )
-        if not 0 < ttl <= MAX_TTL_SECONDS:
-            raise SynthaValidationError(
-                f"ttl must be between 0 and {MAX_TTL_SECONDS} seconds (100 years), got {ttl}",
-                field="ttl",
-                suggestions=["Pass ttl in seconds, or ttl=None for an item that never expires"],
-            )
-        return max(1, int(ttl * 1000))
+        seconds = check_ttl(ttl, "ttl", 1)
+        return 0 if seconds == 0 else max(1, int(seconds * 1000))
 
     def _head(self) -> tuple[Any, ...]:
         # 96 random bits name the operation for retry dedupe (os.urandom: 4x uuid4's speed)
@@ -254,11 +272,11 @@ class MeshOperations:
             suggestions=["Remove items that are no longer needed, or give them a TTL"],
         )
 
-    def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> ContextItem:
-        """A ContextItem from fields [tok, value, version, author, created, expires, ...]."""
+    def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> StoredItem:
+        """A StoredItem from fields [tok, value, version, author, created, expires, ...]."""
         expires = int(f[5])
         author = text(f[3])
-        return ContextItem.model_construct(
+        return StoredItem.model_construct(
             key=key if key is not None else keys.decode(f[0]),
             value=decode_value(f[1]) if with_value else None,
             version=int(f[2]),
@@ -269,7 +287,7 @@ class MeshOperations:
             subscribers=list(keys.decode_csv(f[7] or "")),
         )
 
-    def get_item(self, key: str, agent_name: str | None = None) -> Operation[ContextItem | None]:
+    def get_item(self, key: str, agent_name: str | None = None) -> Operation[StoredItem | None]:
         tok = self.key_token(key)
         if agent_name is None:
             # A system read decides no access, so it needs no script: Redis's own
@@ -306,7 +324,7 @@ class MeshOperations:
 
     def visible_items(
         self, agent_name: str, with_values: bool = True
-    ) -> Operation[tuple[list[str], list[ContextItem]]]:
+    ) -> Operation[tuple[list[str], list[StoredItem]]]:
         """(topics the agent follows, items it can see oldest first)."""
         topics, rows = yield from self.visible_rows(agent_name, with_values)
         return topics, [self._item(None, row, with_values) for row in rows]
