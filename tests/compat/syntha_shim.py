@@ -57,7 +57,7 @@ def _delete_prefix(url: str | None, prefix: str) -> None:
     from syntha_redis.config import Settings
     from syntha_redis.connection import get_client
 
-    client = get_client(Settings(redis_url=url))
+    client = get_client(Settings.model_validate({"redis_url": url}))
     # the prefix is generated above (safe characters), never user input
     names = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if names:
