@@ -23,6 +23,7 @@ as UNEXPECTED. Exit status 0 when nothing unexpected failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -107,10 +108,16 @@ def upstream_tests(source: str | None) -> Path:
         source = os.environ.get("SYNTHA_UPSTREAM_SOURCE") or str(_cached_sdist())
     path = Path(source)
     if path.is_file():
-        target = CACHE / path.name.removesuffix(".tar.gz")
+        name = path.name.removesuffix(".tar.gz")
+        target = CACHE / name
         if not target.exists():
-            with tarfile.open(path) as archive:
-                archive.extractall(CACHE, filter="data")
+            # extracted aside, then renamed: concurrent runs never see half a tree
+            CACHE.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+                with tarfile.open(path) as archive:
+                    archive.extractall(scratch, filter="data")
+                with contextlib.suppress(OSError):  # another run got there first
+                    os.rename(Path(scratch) / name, target)
         path = target
     return path / "tests" if (path / "tests").is_dir() else path
 
@@ -119,11 +126,13 @@ def _cached_sdist() -> Path:
     sdist = CACHE / f"syntha-{VERSION}.tar.gz"
     if not sdist.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", f"syntha=={VERSION}", "--no-binary",
-             ":all:", "--no-deps", "--quiet", "--dest", str(CACHE)],
-            check=True,
-        )
+        with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", f"syntha=={VERSION}", "--no-binary",
+                 ":all:", "--no-deps", "--quiet", "--dest", scratch],
+                check=True,
+            )
+            os.replace(Path(scratch) / sdist.name, sdist)
     return sdist
 
 
