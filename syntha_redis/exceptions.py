@@ -6,9 +6,9 @@ Constructors keep Syntha's signatures, so ``except SynthaError`` code and
 ``e.suggestion`` work unchanged.
 
     SynthaError
-    ├── SynthaConfigurationError   bad settings, unknown keyword, bad URL
+    ├── SynthaConfigurationError   bad settings, unknown keyword, bad URL     (+ ValueError)
     ├── SynthaConnectionError      Redis or Postgres unreachable
-    ├── SynthaValidationError      bad key, value, name, TTL, tool argument
+    ├── SynthaValidationError      bad key, value, name, TTL, tool argument   (+ ValueError)
     │   └── SynthaQuotaError       a per-user limit (items, bytes) is reached
     ├── SynthaPermissionError      an agent may not post to a topic / use a tool
     ├── SynthaContextError         a mesh operation failed for another reason
@@ -19,6 +19,10 @@ Constructors keep Syntha's signatures, so ``except SynthaError`` code and
     ├── SynthaPerformanceError     an operation exceeded its budget
     ├── SynthaTimeoutError         an operation timed out
     └── SynthaFrameworkError       a framework adapter failed
+
+The two marked ``+ ValueError`` are also ``ValueError``s: Syntha raises plain
+``ValueError`` for bad input and configuration, so code that catches it keeps
+catching ours after the import swap.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ def _note(error: SynthaError, **fields: Any) -> None:
             error.context[name] = value
 
 
-class SynthaConfigurationError(SynthaError):
+class SynthaConfigurationError(SynthaError, ValueError):
     def __init__(self, message: str, config_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.config_key = config_key
@@ -119,7 +123,7 @@ class SynthaConnectionError(SynthaError):
         _note(self, service=service)
 
 
-class SynthaValidationError(SynthaError):
+class SynthaValidationError(SynthaError, ValueError):
     def __init__(
         self, message: str, field: str | None = None, value: Any = None, **kwargs: Any
     ) -> None:

@@ -176,3 +176,14 @@ def test_postgres_without_its_extra_names_the_extra(
         mesh_factory(db_backend="postgresql", connection_string="postgresql://db/x")
     assert module in raised.value.message
     assert raised.value.suggestion == "pip install 'syntha_redis[postgres]'"
+
+
+def test_bad_input_is_also_a_value_error_as_syntha_raises(
+    mesh: ContextMesh, mesh_factory: Callable[..., ContextMesh]
+) -> None:
+    with pytest.raises(ValueError) as raised:
+        mesh.push(None, "v")  # type: ignore[arg-type]
+    assert isinstance(raised.value, SynthaValidationError)
+    with pytest.raises(ValueError) as configured:
+        mesh_factory(db_backend="oracle")
+    assert isinstance(configured.value, SynthaConfigurationError)
