@@ -179,7 +179,7 @@ def sweep(
         env["SKIP_POSTGRESQL_TESTS"] = "true"
         result.postgres = f"not reachable at {pg_dsn}: Syntha's Postgres tests skipped"
     else:
-        env["TEST_POSTGRESQL_URL"] = postgres[1]
+        env["TEST_POSTGRESQL_URL"] = env["POSTGRES_URL"] = postgres[1]
         env["SKIP_POSTGRESQL_TESTS"] = "false"
         result.postgres = f"schema {postgres[0]} of {pg_dsn}"
     try:
