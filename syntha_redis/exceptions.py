@@ -255,6 +255,14 @@ class SynthaFrameworkError(SynthaError):
         self.framework = framework
         self.tool_name = tool_name
         _note(self, framework=framework, tool_name=tool_name)
+        if framework and not self.suggestions:
+            # Syntha's generic advice, when the raiser gave none more specific
+            self.suggestions = [
+                f"Check if {framework} is properly installed",
+                f"Verify {framework} version compatibility",
+                "Review framework documentation",
+                "Check for missing dependencies",
+            ]
 
 
 class ErrorHandler:

@@ -20,6 +20,7 @@ from syntha_redis import (
     SQLiteBackend,
     StoredItem,
     SynthaConfigurationError,
+    SynthaFrameworkError,
     SynthaValidationError,
     context,
 )
@@ -187,3 +188,12 @@ def test_bad_input_is_also_a_value_error_as_syntha_raises(
     with pytest.raises(ValueError) as configured:
         mesh_factory(db_backend="oracle")
     assert isinstance(configured.value, SynthaConfigurationError)
+
+
+def test_a_framework_error_without_advice_gets_syntha_s_generic_advice() -> None:
+    generic = SynthaFrameworkError("LangChain failed", framework="langchain")
+    assert generic.suggestion == "Check if langchain is properly installed"
+    specific = SynthaFrameworkError(
+        "no agno", framework="agno", suggestions=["pip install 'syntha_redis[agno]'"]
+    )
+    assert specific.suggestions == ["pip install 'syntha_redis[agno]'"]
