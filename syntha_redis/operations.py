@@ -82,13 +82,16 @@ def _due_for_registration(redis_url: str | None, root: str) -> bool:
     return True
 
 
-def check_ttl(ttl: object, field: str, unit_seconds: float) -> float:
+_TTL_UNITS = {"seconds": 1, "hours": 3600}
+
+
+def check_ttl(ttl: object, field: str, unit: str = "seconds") -> float:
     """The one TTL rule of ``push(ttl=)`` (seconds) and ``push_context(ttl_hours=)``
     (hours): a positive number is the lifetime, 0 means the item never expires
     (as in Syntha's tool and memcached), and a negative number is an error,
     since it is usually a deadline already missed, not a wish to keep forever.
     Returns the lifetime in seconds (0 = never expires)."""
-    unit = "hours" if unit_seconds == 3600 else "seconds"
+    unit_seconds = _TTL_UNITS[unit]
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
         raise SynthaValidationError(
             f"{field} must be a number of {unit}, got {ttl!r}",
@@ -160,7 +163,7 @@ class MeshOperations:
             ttl = self.settings.default_ttl
         if ttl is None:
             return 0
-        seconds = check_ttl(ttl, "ttl", 1)
+        seconds = check_ttl(ttl, "ttl")
         return 0 if seconds == 0 else max(1, int(seconds * 1000))
 
     def _head(self) -> tuple[Any, ...]:

@@ -80,7 +80,7 @@ def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
     topics: list[str] | None = args.get("topics")
     subscribers: list[str] | None = args.get("subscribers")
     ttl_hours: float = args.get("ttl_hours", DEFAULT_TTL_HOURS)
-    ttl = check_ttl(ttl_hours, "ttl_hours", 3600)
+    ttl = check_ttl(ttl_hours, "ttl_hours", "hours")
     version = yield from call.ops.push(
         key,
         value,
