@@ -53,6 +53,7 @@ __all__ = [
     "PostgreSQLBackend",
     "SnapshotBackend",
     "DURABILITY",
+    "require_postgres_extra",
 ]
 
 log = logging.getLogger("syntha_redis.persistence")
@@ -80,7 +81,7 @@ _workers: dict[tuple[str | None, str, str], _Worker] = {}
 DATABASE_URL_VARIABLES = ("SYNTHA_DB_URL", "DATABASE_URL")
 
 
-def _require_postgres_extra() -> None:
+def require_postgres_extra() -> None:
     """A clear error, naming the extra, when psycopg or psycopg_pool is missing."""
     try:
         import psycopg  # noqa: F401
@@ -95,7 +96,7 @@ def _require_postgres_extra() -> None:
 
 
 def _conninfo(database: dict[str, Any]) -> str:
-    _require_postgres_extra()
+    require_postgres_extra()
     if database.get("connection_string"):
         return str(database["connection_string"])
     name = database.get("database") or database.get("db_name")
