@@ -238,11 +238,27 @@ def test_context_manager_closes_the_mesh(mesh_factory: Callable[..., ContextMesh
     assert mesh._closed
 
 
-@pytest.mark.parametrize("ttl", [0, -1, "10", float("nan"), True])
+@pytest.mark.parametrize("ttl", [-1, -0.001, "10", float("nan"), True])
 def test_bad_ttl_is_refused(mesh: ContextMesh, ttl: object) -> None:
     with pytest.raises(SynthaValidationError):
         mesh.push("x", 1, ttl=ttl)  # type: ignore[arg-type]
     assert mesh.get("x") is None
+
+
+def test_ttl_of_zero_means_the_item_never_expires(mesh: ContextMesh) -> None:
+    mesh.push("x", 1, ttl=0)
+    item = mesh.get_item("x")
+    assert item is not None and item.value == 1 and item.expires_at is None
+
+
+def test_ttl_of_zero_overrides_the_default_ttl(
+    mesh_factory: Callable[..., ContextMesh],
+) -> None:
+    mesh = mesh_factory(default_ttl=60)
+    mesh.push("kept", 1, ttl=0)
+    mesh.push("default", 1)
+    assert mesh.get_item("kept").expires_at is None  # type: ignore[union-attr]
+    assert mesh.get_item("default").expires_at is not None  # type: ignore[union-attr]
 
 
 def test_absurd_ttl_is_refused(mesh: ContextMesh) -> None:
