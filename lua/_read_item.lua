@@ -11,7 +11,7 @@ local function read_item(tok, agent, now)
   if agent ~= '' and not (h[6] == '' and h[7] == '') then
     local topics = {}
     for _, t in ipairs(split(h[6])) do
-      if redis.call('SISMEMBER', K_ATOPICS .. agent, t) == 1 then topics[t] = true end
+      if redis.call('ZSCORE', K_ATOPICS .. agent, t) then topics[t] = true end
     end
     if not visible_to(agent, h[6], h[7], topics) then return nil end
   end

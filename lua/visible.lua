@@ -10,7 +10,7 @@
 --          subset. Memory stays bounded by 2 x max items: once that many rows are
 --          held, the oldest are dropped down to max items.
 local agent, limit, with_values = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
-local agent_topics = redis.call('SMEMBERS', K_ATOPICS .. agent)
+local agent_topics = redis.call('ZRANGE', K_ATOPICS .. agent, 0, -1)
 local follows = set_of(agent_topics)
 local sets = {K_GLOBAL, K_DIRECT .. agent}
 for _, t in ipairs(agent_topics) do sets[#sets + 1] = K_TITEMS .. t end

@@ -51,14 +51,12 @@ PORTABLE = (
     "test_tool_handler_integration.py",
 )
 
-_TOPIC_ORDER = "topic lists come from Redis sets, in name order, not subscription order"
 # Portable tests that fail on purpose: test id -> the deviation (see MIGRATING.md).
 DEVIATIONS = {
     "test_context.py::TestContextMesh::test_get_stats":
         "expired items are gone from Redis, so get_stats() counts live items only",
-    "test_context.py::TestContextMesh::test_unsubscribe_from_topics": _TOPIC_ORDER,
-    "test_context.py::TestContextMesh::test_unsubscribe_from_nonexistent_topics": _TOPIC_ORDER,
-    "test_context.py::TestContextMesh::test_delete_topic_mixed_context": _TOPIC_ORDER,
+    "test_user_isolation.py::TestUserIsolationEdgeCases::test_empty_user_id":
+        "a user_id of '' (or 0, False) is refused instead of becoming the shared default user",
     "unit/test_tools.py::TestToolParameterValidation::test_missing_required_parameter":
         "a tool call with a missing argument returns success False instead of raising TypeError",
     "unit/test_tools.py::TestToolEdgeCases::test_tool_call_with_extra_parameters":

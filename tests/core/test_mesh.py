@@ -91,14 +91,22 @@ def test_item_on_a_topic_nobody_follows_waits_for_its_first_subscriber(
 def test_register_agent_topics_replaces_the_previous_topics(mesh: ContextMesh) -> None:
     mesh.register_agent_topics("a", ["sales", "ops"])
     mesh.register_agent_topics("a", ["ops", "hr"])
-    assert mesh.get_topics_for_agent("a") == ["hr", "ops"]
+    assert mesh.get_topics_for_agent("a") == ["ops", "hr"]  # in the order given
     assert mesh.get_subscribers_for_topic("sales") == []
     assert mesh.get_all_topics() == ["hr", "ops"]
 
 
+def test_an_agents_topics_come_back_in_subscription_order(mesh: ContextMesh) -> None:
+    mesh.register_agent_topics("a", ["sales", "marketing", "support"])
+    mesh.subscribe_to_topics("a", ["analytics", "sales"])
+    assert mesh.get_topics_for_agent("a") == ["sales", "marketing", "support", "analytics"]
+    assert mesh.unsubscribe_from_topics("a", ["marketing"]) == ["marketing"]
+    assert mesh.get_topics_for_agent("a") == ["sales", "support", "analytics"]
+
+
 def test_subscribe_to_topics_adds_to_the_previous_topics(mesh: ContextMesh) -> None:
     mesh.register_agent_topics("a", ["sales"])
-    assert mesh.subscribe_to_topics("a", ["ops"]) == ["ops", "sales"]
+    assert mesh.subscribe_to_topics("a", ["ops"]) == ["sales", "ops"]
 
 
 def test_get_keys_for_agent_lists_visible_keys_oldest_first(mesh: ContextMesh) -> None:
