@@ -58,8 +58,8 @@ def bench_backend(
 ) -> list[tuple[str, float, float]]:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     mesh = ContextMesh(user_id="bench", redis_url=url, key_prefix=prefix, auto_cleanup=False)
-    client = mesh._store.client
-    ops = mesh._ops
+    client = mesh.store.client
+    ops = mesh.operations
     root = ops.keys.root
     push, get, visible = SCRIPTS["push"], SCRIPTS["get"], SCRIPTS["visible"]
     for script in (push, get, visible):
@@ -134,7 +134,7 @@ def bench_metrics(url: str | None, n: int, rounds: int) -> None:
             lambda i: on.push(f"k{i}", VALUE, topics=["sales"]),
             lambda i: off.push(f"k{i}", VALUE, topics=["sales"]), n, rounds, [])
     off.clear()
-    client = off._store.client
+    client = off.store.client
     for name in client.scan_iter(match=f"{prefix}:*"):
         client.delete(name)
 

@@ -42,7 +42,7 @@ def measure(extra: tuple[str, ...], items: int) -> tuple[float, float]:
         # the per-operation retry records expire after operation_ttl_seconds;
         # delete them now instead of waiting (private server, our own names)
         client = redis.Redis.from_url(server.url)
-        for name in client.scan_iter(match=mesh._ops.keys.root + "op:*", count=5000):
+        for name in client.scan_iter(match=mesh.operations.keys.root + "op:*", count=5000):
             client.delete(name)
         return fresh, (used(server.url) - before) / items
     finally:

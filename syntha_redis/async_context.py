@@ -52,15 +52,18 @@ class AsyncContextMesh(BaseContextMesh):
             weakref.WeakKeyDictionary()
         )
 
-    def _store(self) -> AsyncStore:
+    @property
+    def store(self) -> AsyncStore:
+        """The store of the running event loop (one per loop, made on first use)."""
         loop = _running_loop()
         store = self._stores.get(loop)
         if store is None:
             store = self._stores[loop] = AsyncStore(self.settings, id(loop), self._snapshot_link())
         return store
 
-    async def _run(self, operation: Operation[T]) -> T:
-        return await self._store().run(operation)
+    async def run(self, operation: Operation[T]) -> T:
+        """Run one operation on the running loop's store; see ``ContextMesh.run``."""
+        return await self.store.run(operation)
 
     # -- items -------------------------------------------------------------------
 
@@ -77,14 +80,14 @@ class AsyncContextMesh(BaseContextMesh):
         expected_version: int | None = None,
     ) -> int:
         """See ``ContextMesh.push``."""
-        return await self._run(
-            self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
+        return await self.run(
+            self.operations.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
     @typed_arguments
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """See ``ContextMesh.push_many``."""
-        return await self._run(self._ops.push_many(self._ops.batch_items(items)))
+        return await self.run(self.operations.push_many(self.operations.batch_items(items)))
 
     async def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
         items = await self.get_many_items(keys, agent_name)
@@ -93,42 +96,42 @@ class AsyncContextMesh(BaseContextMesh):
     async def get_many_items(
         self, keys: Iterable[str], agent_name: str | None = None
     ) -> dict[str, StoredItem]:
-        return await self._run(self._ops.get_many(keys, agent_name))
+        return await self.run(self.operations.get_many(keys, agent_name))
 
     async def get(self, key: str, agent_name: str | None = None) -> Any:
-        return await self._run(self._ops.get_value(key, agent_name))
+        return await self.run(self.operations.get_value(key, agent_name))
 
     async def get_item(self, key: str, agent_name: str | None = None) -> StoredItem | None:
-        return await self._run(self._ops.get_item(key, agent_name))
+        return await self.run(self.operations.get_item(key, agent_name))
 
     async def get_visible_items(self, agent_name: str) -> list[StoredItem]:
-        return (await self._run(self._ops.visible_items(agent_name)))[1]
+        return (await self.run(self.operations.visible_items(agent_name)))[1]
 
     async def get_all_for_agent(self, agent_name: str) -> dict[str, Any]:
-        return await self._run(self._ops.visible_values(agent_name))
+        return await self.run(self.operations.visible_values(agent_name))
 
     async def get_keys_for_agent(self, agent_name: str) -> list[str]:
-        return await self._run(self._ops.visible_keys(agent_name))
+        return await self.run(self.operations.visible_keys(agent_name))
 
     async def get_available_keys_by_topic(self, agent_name: str) -> dict[str, list[str]]:
-        return await self._run(self._ops.keys_by_topic(agent_name))
+        return await self.run(self.operations.keys_by_topic(agent_name))
 
     async def remove(self, key: str) -> bool:
-        return await self._run(self._ops.remove(key))
+        return await self.run(self.operations.remove(key))
 
     delete = remove
 
     async def clear(self) -> None:
-        await self._run(self._ops.clear())
+        await self.run(self.operations.clear())
 
     async def cleanup_expired(self) -> int:
-        return await self._run(self._ops.cleanup_expired())
+        return await self.run(self.operations.cleanup_expired())
 
     async def size(self) -> int:
-        return int((await self._run(self._ops.stats_summary()))["active_items"])
+        return int((await self.run(self.operations.stats_summary()))["active_items"])
 
     async def get_stats(self) -> dict[str, Any]:
-        return await self._run(self._ops.stats_summary())
+        return await self.run(self.operations.stats_summary())
 
     # -- change feed -----------------------------------------------------------------
 
@@ -144,53 +147,53 @@ class AsyncContextMesh(BaseContextMesh):
         stream's end is read now, with one blocking round trip (see ``AsyncWatch``).
         """
         starter = Store(self.settings) if since is None else None
-        return AsyncWatch(self._store(), self._ops, agent_name, since, timeout, starter)
+        return AsyncWatch(self.store, self.operations, agent_name, since, timeout, starter)
 
     # -- topics --------------------------------------------------------------------
 
     async def register_agent_topics(self, agent_name: str, topics: list[str]) -> list[str]:
-        return await self._run(self._ops.subscribe(agent_name, topics, replace=True))
+        return await self.run(self.operations.subscribe(agent_name, topics, replace=True))
 
     async def subscribe_to_topics(self, agent_name: str, topics: list[str]) -> list[str]:
-        return await self._run(self._ops.subscribe(agent_name, topics, replace=False))
+        return await self.run(self.operations.subscribe(agent_name, topics, replace=False))
 
     async def unsubscribe_from_topics(self, agent_name: str, topics: list[str]) -> list[str]:
-        return await self._run(self._ops.unsubscribe(agent_name, topics))
+        return await self.run(self.operations.unsubscribe(agent_name, topics))
 
     async def get_topics_for_agent(self, agent_name: str) -> list[str]:
-        return await self._run(self._ops.topics_for_agent(agent_name))
+        return await self.run(self.operations.topics_for_agent(agent_name))
 
     async def get_subscribers_for_topic(self, topic: str) -> list[str]:
-        return await self._run(self._ops.subscribers_for_topic(topic))
+        return await self.run(self.operations.subscribers_for_topic(topic))
 
     async def get_all_topics(self) -> list[str]:
-        return await self._run(self._ops.all_topics())
+        return await self.run(self.operations.all_topics())
 
     async def delete_topic(self, topic: str) -> int:
         return (await self.delete_topic_report(topic)).items_deleted
 
     async def delete_topic_report(self, topic: str) -> TopicDeletion:
-        return await self._run(self._ops.delete_topic(topic))
+        return await self.run(self.operations.delete_topic(topic))
 
     # -- post permissions ------------------------------------------------------------
 
     async def set_agent_post_permissions(self, agent_name: str, allowed_topics: list[str]) -> None:
-        await self._run(self._ops.set_post_permissions(agent_name, allowed_topics))
+        await self.run(self.operations.set_post_permissions(agent_name, allowed_topics))
 
     async def get_agent_post_permissions(self, agent_name: str) -> list[str]:
-        return await self._run(self._ops.get_agent_post_permissions(agent_name))
+        return await self.run(self.operations.get_agent_post_permissions(agent_name))
 
     async def can_agent_post_to_topic(self, agent_name: str, topic: str) -> bool:
-        return await self._run(self._ops.can_post(agent_name, topic))
+        return await self.run(self.operations.can_post(agent_name, topic))
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def ping(self) -> bool:
-        return await self._store().ping()
+        return await self.store.ping()
 
     async def health(self) -> HealthReport:
         """See ``ContextMesh.health``."""
-        return await check_health_async(self._store(), self._ops.keys.stream, self.db_backend)
+        return await check_health_async(self.store, self.operations.keys.stream, self.db_backend)
 
     async def close(self) -> None:
         """Release this handle (the loop's shared pool stays for other meshes)."""

@@ -31,9 +31,8 @@ class AsyncToolHandler(BaseToolHandler[AsyncContextMesh]):
         if refusal is not None:
             return refusal
         call = self._tool_call(tool_name, kwargs)
-        mesh = self.context_mesh
         try:
-            result = await mesh._run(call.operation())
+            result = await self.context_mesh.run(call.operation())
         except Exception as e:
             return call.failure(e)
         return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from syntha_redis import sweeper
 from syntha_redis.batches import BatchOperations
@@ -23,11 +23,13 @@ from syntha_redis.exceptions import (
 )
 from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem, StoredItem
-from syntha_redis.store import SnapshotLink, Store
+from syntha_redis.store import Operation, SnapshotLink, Store
 from syntha_redis.topic_operations import TopicDeletion
 
 # ContextItem is Syntha's, importable from here as ``syntha.context.ContextItem`` is.
 __all__ = ["BaseContextMesh", "ContextItem", "ContextMesh", "build_settings"]
+
+T = TypeVar("T")
 
 # Syntha's database keywords. Each one means something here (see build_settings
 # and syntha_redis.persistence); anything else that is not a Settings field is an error.
@@ -141,7 +143,9 @@ class BaseContextMesh:
         self.enable_indexing = enable_indexing
         self.auto_cleanup = auto_cleanup
         self.enable_persistence = enable_persistence
-        self._ops = BatchOperations(self.settings, self.user_id)
+        # The operations of this user: every call the mesh makes, described once for
+        # sync and async; ``run`` executes one (the public seam for other layers).
+        self.operations = BatchOperations(self.settings, self.user_id)
         self.db_backend: Any = None
         if db_backend is None and enable_persistence and "db_path" in database:
             # Syntha's default backend is SQLite: db_path alone names its file.
@@ -164,7 +168,7 @@ class BaseContextMesh:
         self._open()
         self._closed = False
         if auto_cleanup:
-            sweeper.register(self, self._ops)
+            sweeper.register(self, self.operations)
 
     def _open(self) -> None:
         """Set up the subclass's store (called after persistence is attached)."""
@@ -201,7 +205,15 @@ class ContextMesh(BaseContextMesh):
     """
 
     def _open(self) -> None:
-        self._store = Store(self.settings, self._snapshot_link())
+        #: The store that runs this mesh's operations. Replace it (with a Store
+        #: subclass that records or fails calls, say) to observe every call.
+        self.store = Store(self.settings, self._snapshot_link())
+
+    def run(self, operation: Operation[T]) -> T:
+        """Run one operation of ``self.operations`` (or any ``Operation``) on this
+        mesh's store. Every method of the mesh, the tool handlers, the CLI and
+        the MCP server go through here: what is added here applies to all."""
+        return self.store.run(operation)
 
     # -- items -------------------------------------------------------------------
 
@@ -224,8 +236,8 @@ class ContextMesh(BaseContextMesh):
         post permissions are enforced and it is recorded as the author. With
         ``expected_version`` the push is a compare-and-set (0 = must not exist).
         """
-        return self._store.run(
-            self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
+        return self.run(
+            self.operations.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
     @typed_arguments
@@ -237,7 +249,7 @@ class ContextMesh(BaseContextMesh):
         All are validated and checked (versions, post permissions, quotas) before
         any is written. Returns the new versions, in order.
         """
-        return self._store.run(self._ops.push_many(self._ops.batch_items(items)))
+        return self.run(self.operations.push_many(self.operations.batch_items(items)))
 
     def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
         """``{key: value}`` of the live (and, with ``agent_name``, visible) items
@@ -248,50 +260,50 @@ class ContextMesh(BaseContextMesh):
         self, keys: Iterable[str], agent_name: str | None = None
     ) -> dict[str, StoredItem]:
         """Like ``get_many``, with each item's metadata."""
-        return self._store.run(self._ops.get_many(keys, agent_name))
+        return self.run(self.operations.get_many(keys, agent_name))
 
     def get(self, key: str, agent_name: str | None = None) -> Any:
         """The value, or None if missing, expired or not visible to ``agent_name``."""
-        return self._store.run(self._ops.get_value(key, agent_name))
+        return self.run(self.operations.get_value(key, agent_name))
 
     def get_item(self, key: str, agent_name: str | None = None) -> StoredItem | None:
         """The item with its metadata (version, author, times, routing)."""
-        return self._store.run(self._ops.get_item(key, agent_name))
+        return self.run(self.operations.get_item(key, agent_name))
 
     def get_visible_items(self, agent_name: str) -> list[StoredItem]:
         """Every live item ``agent_name`` can see, oldest first (one server-side read)."""
-        return self._store.run(self._ops.visible_items(agent_name))[1]
+        return self.run(self.operations.visible_items(agent_name))[1]
 
     def get_all_for_agent(self, agent_name: str) -> dict[str, Any]:
-        return self._store.run(self._ops.visible_values(agent_name))
+        return self.run(self.operations.visible_values(agent_name))
 
     def get_keys_for_agent(self, agent_name: str) -> list[str]:
-        return self._store.run(self._ops.visible_keys(agent_name))
+        return self.run(self.operations.visible_keys(agent_name))
 
     def get_available_keys_by_topic(self, agent_name: str) -> dict[str, list[str]]:
         """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""
-        return self._store.run(self._ops.keys_by_topic(agent_name))
+        return self.run(self.operations.keys_by_topic(agent_name))
 
     def remove(self, key: str) -> bool:
         """Delete ``key``; True if it existed."""
-        return self._store.run(self._ops.remove(key))
+        return self.run(self.operations.remove(key))
 
     delete = remove
 
     def clear(self) -> None:
         """Delete all of this user's items, subscriptions and post permissions."""
-        self._store.run(self._ops.clear())
+        self.run(self.operations.clear())
 
     def cleanup_expired(self) -> int:
         """Prune index entries of expired items; returns how many were pruned."""
-        return self._store.run(self._ops.cleanup_expired())
+        return self.run(self.operations.cleanup_expired())
 
     def size(self) -> int:
         """The number of live items."""
-        return int(self._store.run(self._ops.stats_summary())["active_items"])
+        return int(self.run(self.operations.stats_summary())["active_items"])
 
     def get_stats(self) -> dict[str, Any]:
-        return self._store.run(self._ops.stats_summary())
+        return self.run(self.operations.stats_summary())
 
     # -- change feed -----------------------------------------------------------------
 
@@ -307,31 +319,31 @@ class ContextMesh(BaseContextMesh):
         stream holds, None for new changes only. ``timeout``: stop after that
         many seconds without an event (None = never). See ``syntha_redis.events``.
         """
-        return Watch(self._store, self._ops, agent_name, since, timeout)
+        return Watch(self.store, self.operations, agent_name, since, timeout)
 
     # -- topics --------------------------------------------------------------------
 
     def register_agent_topics(self, agent_name: str, topics: list[str]) -> list[str]:
         """Make ``agent_name`` follow exactly ``topics``; returns them."""
-        return self._store.run(self._ops.subscribe(agent_name, topics, replace=True))
+        return self.run(self.operations.subscribe(agent_name, topics, replace=True))
 
     def subscribe_to_topics(self, agent_name: str, topics: list[str]) -> list[str]:
         """Add ``topics`` to those ``agent_name`` follows; returns all it follows."""
-        return self._store.run(self._ops.subscribe(agent_name, topics, replace=False))
+        return self.run(self.operations.subscribe(agent_name, topics, replace=False))
 
     def unsubscribe_from_topics(self, agent_name: str, topics: list[str]) -> list[str]:
         """Stop following ``topics``; returns those it actually followed."""
-        return self._store.run(self._ops.unsubscribe(agent_name, topics))
+        return self.run(self.operations.unsubscribe(agent_name, topics))
 
     def get_topics_for_agent(self, agent_name: str) -> list[str]:
-        return self._store.run(self._ops.topics_for_agent(agent_name))
+        return self.run(self.operations.topics_for_agent(agent_name))
 
     def get_subscribers_for_topic(self, topic: str) -> list[str]:
-        return self._store.run(self._ops.subscribers_for_topic(topic))
+        return self.run(self.operations.subscribers_for_topic(topic))
 
     def get_all_topics(self) -> list[str]:
         """Topics with at least one subscriber."""
-        return self._store.run(self._ops.all_topics())
+        return self.run(self.operations.all_topics())
 
     def delete_topic(self, topic: str) -> int:
         """Delete ``topic``; returns the number of items deleted with it."""
@@ -339,30 +351,30 @@ class ContextMesh(BaseContextMesh):
 
     def delete_topic_report(self, topic: str) -> TopicDeletion:
         """Delete ``topic``; says whether it existed and what it affected."""
-        return self._store.run(self._ops.delete_topic(topic))
+        return self.run(self.operations.delete_topic(topic))
 
     # -- post permissions ------------------------------------------------------------
 
     def set_agent_post_permissions(self, agent_name: str, allowed_topics: list[str]) -> None:
         """Limit the topics ``agent_name`` may post to (``[]`` = any topic)."""
-        self._store.run(self._ops.set_post_permissions(agent_name, allowed_topics))
+        self.run(self.operations.set_post_permissions(agent_name, allowed_topics))
 
     def get_agent_post_permissions(self, agent_name: str) -> list[str]:
-        return self._store.run(self._ops.get_agent_post_permissions(agent_name))
+        return self.run(self.operations.get_agent_post_permissions(agent_name))
 
     def can_agent_post_to_topic(self, agent_name: str, topic: str) -> bool:
-        return self._store.run(self._ops.can_post(agent_name, topic))
+        return self.run(self.operations.can_post(agent_name, topic))
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def ping(self) -> bool:
-        return self._store.ping()
+        return self.store.ping()
 
     def health(self) -> HealthReport:
         """Status (healthy / degraded / unhealthy) of Redis and of this mesh's
         stream and snapshot. Never raises: an unreachable Redis is reported as
         unhealthy with the error and a suggestion. See ``syntha_redis.health``."""
-        return check_health(self._store, self._ops.keys.stream, self.db_backend)
+        return check_health(self.store, self.operations.keys.stream, self.db_backend)
 
     def close(self) -> None:
         """Release this handle (the shared pool stays for other meshes)."""

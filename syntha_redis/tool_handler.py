@@ -155,7 +155,7 @@ class BaseToolHandler(Generic[MeshT]):
         return None
 
     def _tool_call(self, tool_name: str, arguments: dict[str, Any]) -> ToolCall:
-        return ToolCall(self.context_mesh._ops, tool_name, self.agent_name, arguments)
+        return ToolCall(self.context_mesh.operations, tool_name, self.agent_name, arguments)
 
     # -- schemas -----------------------------------------------------------------
 
@@ -223,9 +223,8 @@ class ToolHandler(BaseToolHandler["ContextMesh"]):
         if refusal is not None:
             return refusal
         call = self._tool_call(tool_name, kwargs)
-        mesh = self.context_mesh
         try:
-            result = mesh._store.run(call.operation())
+            result = self.context_mesh.run(call.operation())
         except Exception as e:
             return call.failure(e)
         return result

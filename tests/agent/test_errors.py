@@ -10,6 +10,7 @@ import pytest
 from syntha_redis import ContextMesh
 from syntha_redis.store import Call
 from syntha_redis.tools import ToolHandler
+from tests.support.recording import RecordingStore
 
 
 def test_quota_error_becomes_a_failed_push(mesh_factory: Callable[..., ContextMesh]) -> None:
@@ -33,13 +34,13 @@ def test_unreachable_redis_becomes_a_result_naming_the_server() -> None:
 
 
 def test_an_unexpected_exception_is_a_result_and_a_logged_traceback(
-    mesh: ContextMesh, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    mesh: ContextMesh, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(call: Call) -> object:
         raise RuntimeError("disk on fire")
 
     # the store is the tools' one path to Redis; a bug below it must still be a result
-    monkeypatch.setattr(mesh._store, "execute", broken)
+    RecordingStore.of(mesh, fail=broken)
     with caplog.at_level(logging.ERROR, logger="syntha_redis.tools"):
         result = ToolHandler(mesh, "Alice").handle_tool_call("get_context")
     assert result["success"] is False and "disk on fire" in result["error"]

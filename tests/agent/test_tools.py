@@ -16,6 +16,7 @@ from syntha_redis.tools import (
     get_all_tool_schemas,
     merge_tool_schemas,
 )
+from tests.support.recording import RecordingStore
 
 # -- schemas -------------------------------------------------------------------
 
@@ -97,12 +98,9 @@ def test_get_context_with_keys_skips_missing_and_invisible(
 
 
 @pytest.fixture
-def sent(mesh: ContextMesh, monkeypatch: pytest.MonkeyPatch) -> list[Call]:
+def sent(mesh: ContextMesh) -> list[Call]:
     """Every call the mesh's store sends to Redis from now on (one per round trip)."""
-    calls: list[Call] = []
-    execute = mesh._store.execute
-    monkeypatch.setattr(mesh._store, "execute", lambda call: calls.append(call) or execute(call))
-    return calls
+    return RecordingStore.of(mesh).sent
 
 
 def test_get_context_reads_many_keys_in_one_round_trip(

@@ -20,6 +20,7 @@ from syntha_redis import (
     SynthaConnectionError,
 )
 from tests.conftest import backend_url, delete_prefix
+from tests.support.recording import RecordingStore
 from tests.support.servers import RedisProcess, free_port
 
 
@@ -146,13 +147,6 @@ def test_a_new_handle_of_a_registered_user_writes_in_one_round_trip(
     joins = f"{first.settings.key_prefix}:{{registry}}:joins"
     assert [fields for _, fields in raw.xrange(joins)] == [{b"u": b"registered"}]
     second = mesh_factory(user_id="registered")
-    calls: list[str] = []
-    execute = second._store.execute
-
-    def counting(call: Any) -> Any:
-        calls.append(call.name)
-        return execute(call)
-
-    second._store.execute = counting  # type: ignore[method-assign]
+    sent = RecordingStore.of(second).sent
     second.push("b", 2)
-    assert calls == ["push"]
+    assert [call.name for call in sent] == ["push"]

@@ -43,8 +43,8 @@ def test_a_raw_evalsha_cannot_store_a_value_over_the_limit(
     mesh = mesh_factory(max_value_bytes=1000)
     mesh.push("seed", 1)
     script = SCRIPTS["push"]
-    args = (*mesh._ops._head(), keys.encode("big"), b"x" * 5_000_000, "", "", "", 0, "")
-    reply = raw.evalsha(script.sha, 1, mesh._ops.keys.root, *args)
+    args = (*mesh.operations._head(), keys.encode("big"), b"x" * 5_000_000, "", "", "", 0, "")
+    reply = raw.evalsha(script.sha, 1, mesh.operations.keys.root, *args)
     assert reply[0] == 0 and reply[1] == b"value_too_large"
     assert mesh.get("big") is None and mesh.size() == 1
 

@@ -145,7 +145,7 @@ def test_expired_items_leave_no_index_entries(mesh: ContextMesh, raw: Any) -> No
     mesh.push("short", "lived", ttl=0.1, topics=["t"], subscribers=["b"])
     time.sleep(0.2)
     mesh.cleanup_expired()
-    root = mesh._ops.keys.root
+    root = mesh.operations.keys.root
     left = {n.decode()[len(root) :] for n in raw.scan_iter(match=root + "*")}
     bookkeeping = {"ver", "events", "bytes", "limits"}
     assert {name for name in left if not name.startswith("op:")} <= bookkeeping
@@ -285,7 +285,7 @@ def test_deleting_a_missing_topic_changes_nothing(mesh: ContextMesh) -> None:
 
 def test_versions_keep_growing_after_redis_loses_the_data(mesh: ContextMesh, raw: Any) -> None:
     before = mesh.push("k", "old")
-    root = mesh._ops.keys.root
+    root = mesh.operations.keys.root
     raw.delete(*raw.scan_iter(match=root + "*"))  # as after a Redis restart without persistence
     after = mesh.push("k", "new")
     assert after > before

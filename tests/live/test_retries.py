@@ -40,12 +40,12 @@ def test_a_push_whose_reply_is_lost_is_applied_exactly_once(
 ) -> None:
     mesh = ContextMesh(user_id="u", redis_url=proxy.url, auto_cleanup=False, retries=3)
     direct = redis.Redis.from_url(private_redis.url)
-    stream, channel = mesh._ops.keys.stream, mesh._ops.keys.wake_channel
+    stream, channel = mesh.operations.keys.stream, mesh.operations.keys.wake_channel
     mesh.push("warm-up", 0)  # loads the script, so the faulted EVALSHA really runs it
     pubsub = direct.pubsub()
     pubsub.ssubscribe(channel)
     assert wake_messages(pubsub, direct, channel) == 0
-    version_before = int(direct.get(mesh._ops.keys.root + "ver") or 0)
+    version_before = int(direct.get(mesh.operations.keys.root + "ver") or 0)
     length_before = direct.xlen(stream)
 
     proxy.drop_next_reply(b"EVALSHA")
@@ -53,7 +53,7 @@ def test_a_push_whose_reply_is_lost_is_applied_exactly_once(
 
     assert proxy.dropped == 1  # the reply really was lost, and redis-py re-sent the push
     assert version == version_before + 1
-    assert int(direct.get(mesh._ops.keys.root + "ver") or 0) == version_before + 1
+    assert int(direct.get(mesh.operations.keys.root + "ver") or 0) == version_before + 1
     assert direct.xlen(stream) == length_before + 1
     assert wake_messages(pubsub, direct, channel) == 1
     item = mesh.get_item("k")

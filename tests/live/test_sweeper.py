@@ -21,10 +21,10 @@ def test_two_sweepers_of_one_user_only_one_acts(mesh_factory: Callable[..., Cont
     mesh = mesh_factory(auto_cleanup=False)
     first, second = Sweeper(), Sweeper()
     expire_one(mesh)
-    assert first.sweep(mesh._ops) == 1
+    assert first.sweep(mesh.operations) == 1
     expire_one(mesh)
-    assert second.sweep(mesh._ops) is None  # the lease is the first sweeper's
-    assert first.sweep(mesh._ops) == 1  # and it keeps it by renewing
+    assert second.sweep(mesh.operations) is None  # the lease is the first sweeper's
+    assert first.sweep(mesh.operations) == 1  # and it keeps it by renewing
 
 
 def test_a_dead_sweepers_lease_lapses_and_another_takes_over(
@@ -32,11 +32,11 @@ def test_a_dead_sweepers_lease_lapses_and_another_takes_over(
 ) -> None:
     mesh = mesh_factory(auto_cleanup=False, cleanup_interval=0.05)  # lease: 2 intervals
     dead, survivor = Sweeper(), Sweeper()
-    assert dead.sweep(mesh._ops) == 0
-    assert survivor.sweep(mesh._ops) is None
+    assert dead.sweep(mesh.operations) == 0
+    assert survivor.sweep(mesh.operations) is None
     expire_one(mesh)
     threading.Event().wait(0.1)  # with expire_one's wait, past the 0.1 s lease for sure
-    assert survivor.sweep(mesh._ops) == 1
+    assert survivor.sweep(mesh.operations) == 1
 
 
 def test_auto_cleanup_turns_an_idle_users_expiry_into_an_event(
@@ -55,7 +55,7 @@ def test_auto_cleanup_turns_an_idle_users_expiry_into_an_event(
 def test_a_dropped_mesh_is_no_longer_swept(mesh_factory: Callable[..., ContextMesh]) -> None:
     sweeper = Sweeper()
     mesh = mesh_factory(auto_cleanup=False)
-    sweeper.add(mesh, mesh._ops)
+    sweeper.add(mesh, mesh.operations)
     assert len(sweeper._users()) == 1
     sweeper.remove(mesh)
     assert sweeper._users() == {}

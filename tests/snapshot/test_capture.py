@@ -44,7 +44,7 @@ def test_replaying_the_stream_changes_nothing(settings: Settings, snapdb: Snapsh
         mesh.push("k", i)
     snap = Snapshotter(settings, snapdb)
     snap.drain()
-    stream = mesh._ops.keys.stream
+    stream = mesh.operations.keys.stream
     entries = snap.client.xrange(stream)
     from syntha_redis.snapshot.capture import Entry
 
@@ -97,6 +97,6 @@ def test_consumers_of_dead_snapshotters_are_forgotten(
     Snapshotter(settings, snapdb, consumer="dead-process").drain()
     mesh.push("b", 2)
     Snapshotter(settings, snapdb, consumer="live-process", forget_idle_ms=0).run_once()
-    consumers = mesh._store.client.xinfo_consumers(mesh._ops.keys.stream, snapdb.capture_group)
+    consumers = mesh.store.client.xinfo_consumers(mesh.operations.keys.stream, snapdb.capture_group)
     assert [c["name"] for c in consumers] in (["live-process"], [b"live-process"])
     assert set(_live(snapdb)) == {"a", "b"}

@@ -81,7 +81,7 @@ def test_sync_pushes_survive_kill_9(pg_dsn: str, prefix: str) -> None:
                 continue
             ttl_ok = (item.expires_at is None) if expires_at is None else (
                 abs(item.expires_at - expires_at) < 1.0
-                and abs(client.pttl(restored._ops.keys.item(key)) / 1000
+                and abs(client.pttl(restored.operations.keys.item(key)) / 1000
                         - (expires_at - time.time())) < 1.0)
             if (item.value, item.version) != (value, version) or not ttl_ok:
                 wrong.append(key)
@@ -147,7 +147,7 @@ def test_postgres_outage_loses_no_stream_entries(
         versions |= {f"k{i}": mesh.push(f"k{i}", i) for i in range(50, 100)}
         with pytest.raises(SynthaError):
             snap.run_once()
-        stream = mesh._ops.keys.stream
+        stream = mesh.operations.keys.stream
         assert snap.client.xpending(stream, snap.group)["pending"] == 50
         proxy.up()
         deadline = time.monotonic() + 20
