@@ -15,15 +15,13 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from syntha_redis.exceptions import SynthaFrameworkError
 from syntha_redis.tool_schemas import TOOL_NAMES, array_parameters, preview
 
-if TYPE_CHECKING:
-    from syntha_redis.tool_handler import ToolHandler
-
 __all__ = [
+    "AgentTools",
     "FrameworkAdapter",
     "OpenAIAdapter",
     "AnthropicAdapter",
@@ -39,6 +37,22 @@ Result = dict[str, Any]
 Schema = dict[str, Any]
 
 
+class AgentTools(Protocol):
+    """What adapters and the tool factory use of one agent's tools: a
+    ``ToolHandler`` (they are built by it, so they name it only by this)."""
+
+    agent_name: str | None
+    agent_role: str | None
+
+    def get_available_tools(self) -> list[str]: ...
+
+    def has_tool_access(self, tool_name: str) -> bool: ...
+
+    def get_syntha_schemas_only(self) -> list[dict[str, Any]]: ...
+
+    def handle_tool_call(self, tool_name: str, /, **kwargs: Any) -> Result: ...
+
+
 def _description(schema: Schema) -> str:
     return str(schema.get("description") or f"Syntha {schema['name']} tool")
 
@@ -49,7 +63,7 @@ class FrameworkAdapter(ABC):
     framework_name: ClassVar[str]
     install_hint: ClassVar[str] = ""
 
-    def __init__(self, tool_handler: ToolHandler) -> None:
+    def __init__(self, tool_handler: AgentTools) -> None:
         self.tool_handler = tool_handler
 
     @abstractmethod
@@ -273,7 +287,7 @@ def get_supported_frameworks() -> list[str]:
     return list(FRAMEWORK_ADAPTERS)
 
 
-def create_framework_adapter(framework_name: str, tool_handler: ToolHandler) -> FrameworkAdapter:
+def create_framework_adapter(framework_name: str, tool_handler: AgentTools) -> FrameworkAdapter:
     """The adapter for ``framework_name`` (case-insensitive); SynthaFrameworkError if unknown."""
     key = framework_name.lower().strip()
     if key not in FRAMEWORK_ADAPTERS:

@@ -29,16 +29,12 @@ import threading
 import time
 import uuid
 import weakref
-from typing import TYPE_CHECKING
 
 from syntha_redis import keys, registry
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaError
 from syntha_redis.operations import MeshOperations
 from syntha_redis.store import CommandCall, Store
-
-if TYPE_CHECKING:
-    from syntha_redis.context import BaseContextMesh
 
 __all__ = ["Sweeper", "register", "unregister"]
 
@@ -58,7 +54,7 @@ class Sweeper:
     def __init__(self) -> None:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pid = os.getpid()
-        self._meshes: weakref.WeakKeyDictionary[BaseContextMesh, MeshOperations] = (
+        self._meshes: weakref.WeakKeyDictionary[object, MeshOperations] = (
             weakref.WeakKeyDictionary()
         )
         self._due: dict[UserKey, float] = {}
@@ -67,7 +63,7 @@ class Sweeper:
         self._changed = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, mesh: BaseContextMesh, ops: MeshOperations) -> None:
+    def add(self, mesh: object, ops: MeshOperations) -> None:
         """Sweep the user of ``mesh`` (whose operations are ``ops``) while it lives."""
         s = ops.settings
         with self._lock:
@@ -79,7 +75,7 @@ class Sweeper:
             self._walk_due.setdefault((s.redis_url, s.key_prefix), first)
         self._changed.set()
 
-    def remove(self, mesh: BaseContextMesh) -> None:
+    def remove(self, mesh: object) -> None:
         with self._lock:
             self._meshes.pop(mesh, None)
 
@@ -180,12 +176,12 @@ def _current() -> Sweeper:
         return _sweeper
 
 
-def register(mesh: BaseContextMesh, ops: MeshOperations) -> None:
+def register(mesh: object, ops: MeshOperations) -> None:
     """Sweep ``mesh``'s user every ``cleanup_interval`` in this process's thread."""
     sweeper = _current()
     sweeper.add(mesh, ops)
     sweeper.start()
 
 
-def unregister(mesh: BaseContextMesh) -> None:
+def unregister(mesh: object) -> None:
     _current().remove(mesh)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from syntha_redis.exceptions import SynthaFrameworkError
 from syntha_redis.framework_adapters import (
     FRAMEWORK_ADAPTERS,
+    AgentTools,
     AnthropicAdapter,
     FrameworkAdapter,
     OpenAIAdapter,
     create_framework_adapter,
     get_supported_frameworks,
 )
-
-if TYPE_CHECKING:
-    from syntha_redis.tool_handler import ToolHandler
 
 __all__ = ["SynthaToolFactory", "create_tool_factory"]
 
@@ -32,7 +30,7 @@ class SynthaToolFactory:
     cached adapter still reflects later ``set_allowed_tools`` calls.
     """
 
-    def __init__(self, tool_handler: ToolHandler) -> None:
+    def __init__(self, tool_handler: AgentTools) -> None:
         self.tool_handler = tool_handler
         self._adapter_cache: dict[str, FrameworkAdapter] = {}
 
@@ -153,5 +151,5 @@ class SynthaToolFactory:
         }
 
 
-def create_tool_factory(tool_handler: ToolHandler) -> SynthaToolFactory:
+def create_tool_factory(tool_handler: AgentTools) -> SynthaToolFactory:
     return SynthaToolFactory(tool_handler)

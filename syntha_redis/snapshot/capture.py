@@ -36,6 +36,7 @@ from syntha_redis.connection import translate_error
 from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.scripts import SCRIPTS
 from syntha_redis.snapshot.db import SnapshotDB
+from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 from syntha_redis.store import Store
 
@@ -264,8 +265,6 @@ class Snapshotter:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
-        from syntha_redis.snapshot.reconcile import capture_user
-
         capture_user(self, user_id)
         return True
 

@@ -16,15 +16,27 @@ snapshot's lag, which ``lag_seconds()`` and the metrics report.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from syntha_redis import keys
-from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch
-
-if TYPE_CHECKING:
-    from syntha_redis.snapshot.capture import Snapshotter
+from syntha_redis.snapshot.db import SnapshotDB
+from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
 __all__ = ["capture_user"]
+
+
+class Snapshotter(Protocol):
+    """What a full capture uses of ``capture.Snapshotter``, which calls it."""
+
+    client: Any
+    db: SnapshotDB
+
+    def user_keys(self, user_id: str) -> keys.UserKeys: ...
+
+    def read_items(self, wanted: list[tuple[str, str]]) -> list[ItemRow]: ...
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
 
 def capture_user(snap: Snapshotter, user_id: str) -> int:
