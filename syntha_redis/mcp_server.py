@@ -33,7 +33,6 @@ module does not, so the CLI works without it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -45,13 +44,11 @@ from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError
-from syntha_redis.roles import PREDEFINED_ROLES
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
 
-__all__ = ["build_handler", "build_server", "mcp_commands", "serve", "serve_http",
-           "server_version"]
+__all__ = ["build_handler", "build_server", "run", "serve", "serve_http", "server_version"]
 
 log = logging.getLogger("syntha_redis.mcp")
 
@@ -175,7 +172,10 @@ async def serve_http(handler: AsyncToolHandler, host: str, port: int) -> None:
         await mesh.close()
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(settings: Settings, user_id: str, agent_name: str, role: str = "contributor",
+        transport: str = "stdio", host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve one agent's tools until the client hangs up (stdio) or the process
+    is stopped (http); ``syntha-redis mcp`` parses its command line into this."""
     try:
         import anyio
         import mcp  # noqa: F401
@@ -186,32 +186,8 @@ def _run(args: argparse.Namespace) -> int:
         ) from None
     # stdout carries the protocol: logs go to stderr
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
-    handler = build_handler(settings, args.user, args.agent, args.role)
-    if args.transport == "http":
-        anyio.run(serve_http, handler, args.host, args.port)
+    handler = build_handler(settings, user_id, agent_name, role)
+    if transport == "http":
+        anyio.run(serve_http, handler, host, port)
     else:
         anyio.run(serve, handler)
-    return 0
-
-
-def mcp_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    """``syntha-redis mcp``."""
-    mcp = commands.add_parser("mcp", parents=[common],
-                              help="serve one agent's Syntha tools over MCP (stdio or HTTP)")
-    mcp.add_argument("--user", required=True, help="the end user whose mesh this is")
-    mcp.add_argument("--agent", required=True, help="the agent's name in that mesh")
-    mcp.add_argument("--role", default="contributor", choices=sorted(PREDEFINED_ROLES),
-                     help="which tools it gets (default contributor; admin = all seven)")
-    mcp.add_argument("--transport", choices=("stdio", "http"), default="stdio",
-                     help="stdio (default: the client launches the server) or http")
-    mcp.add_argument("--port", type=int, default=8080, help="with --transport http")
-    mcp.add_argument("--host", default="127.0.0.1",
-                     help="with --transport http; default loopback only")
-    mcp.set_defaults(handler=_run)
-
-
-if __name__ == "__main__":
-    from syntha_redis.cli import main
-
-    sys.exit(main(["mcp", *sys.argv[1:]]))

@@ -20,15 +20,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from syntha_redis.acl import acl_commands
-from syntha_redis.cli_mesh import mesh_commands
+from syntha_redis.cli.acl import acl_commands
+from syntha_redis.cli.mcp import mcp_commands
+from syntha_redis.cli.mesh import mesh_commands
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaConnectionError,
     SynthaError,
 )
-from syntha_redis.mcp_server import mcp_commands
 from syntha_redis.persistence import DATABASE_URL_VARIABLES
 from syntha_redis.scripts import SCRIPTS
 from syntha_redis.store import CommandCall, Store
@@ -308,6 +308,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  suggestion: {suggestion}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -47,7 +47,7 @@ async def agent(
     redis_url: str, prefix: str, user: str, name: str, *extra: str, module: bool = False
 ) -> AsyncIterator[ClientSession]:
     """An MCP session with a server launched for ``name`` in ``user``'s mesh."""
-    launch = [sys.executable, "-m", "syntha_redis.mcp_server"] if module else \
+    launch = [sys.executable, "-m", "syntha_redis.cli", "mcp"] if module else \
         [str(Path(sys.executable).parent / "syntha-redis"), "mcp"]
     params = StdioServerParameters(
         command=launch[0],
