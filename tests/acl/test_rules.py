@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "syntha_redis"
 # so do the fleet sweep (tenant processes set sweep_registered_users=False), the
 # registry's readers and the provisioning of limits (a tenant's two XADDs there
 # are its selector's, tested below; refused provisioning is a clear error).
-ADMIN_MODULES = {"snapshot", "sweeper.py", "registry.py", "limits.py", "cli.py"}
+ADMIN_MODULES = {"snapshot", "sweeper.py", "registry.py", "limits.py", "cli"}
 # Sent where credentials allow: a tenant runs only the scripts an admin loaded,
 # and meets a clear error (tests/acl/test_tenant_server.py) where they are missing.
 ADMIN_ONLY = {"script|load"}
