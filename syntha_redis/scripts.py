@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LuaScript", "SCRIPTS", "lua_dir"]
+from syntha_redis.calls import CommandCall, Operation
+
+__all__ = ["LuaScript", "SCRIPTS", "load_missing", "lua_dir"]
 
 _INCLUDE = re.compile(r"^-- include: (\S+)$", re.MULTILINE)
 
@@ -45,3 +47,14 @@ def _load() -> dict[str, LuaScript]:
 
 
 SCRIPTS: dict[str, LuaScript] = _load()
+
+
+def load_missing() -> Operation[int]:
+    """Load the scripts the server's cache lacks (after a restart, a failover or
+    SCRIPT FLUSH); returns how many were loaded."""
+    scripts = list(SCRIPTS.values())
+    cached = yield CommandCall(("SCRIPT", "EXISTS", *(s.sha for s in scripts)))
+    missing = [s for s, there in zip(scripts, cached, strict=True) if not there]
+    for script in missing:
+        yield CommandCall(("SCRIPT", "LOAD", script.source))
+    return len(missing)

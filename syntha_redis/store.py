@@ -209,10 +209,7 @@ class Store:
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
                 # the script cache is volatile (restart, failover, SCRIPT FLUSH)
-                try:
-                    self.client.script_load(script.source)
-                except redis.exceptions.NoPermissionError as e:
-                    raise _scripts_not_loaded(self.settings, e) from e
+                self._load(script.source)
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             if _is_restore_needed(e):
@@ -221,6 +218,42 @@ class Store:
                 raise LimitsNeeded(call.root or "") from e
             _note_failure(self.snapshot, e)
             raise translate_error(e, self.settings, call.name) from e
+
+    def execute_scripts(self, calls: list[ScriptCall]) -> list[Any]:
+        """EVALSHA of every call in one round trip (a pipeline; one call at a time
+        on a Cluster, where redis-py refuses scripts in pipelines); the scripts
+        the server lost are loaded once and the calls sent again. A failed call
+        raises its SynthaError. For bulk readers (the snapshotter); not guarded."""
+        if isinstance(self.client, redis.RedisCluster):
+            return [self._send(call) for call in calls]
+        replies: list[Any] = []
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for call in calls:
+                script = SCRIPTS[call.name]
+                pipe.evalsha(script.sha, 1, call.root, *call.args)
+            try:
+                replies = pipe.execute(raise_on_error=False)
+            except redis.RedisError as e:
+                raise translate_error(e, self.settings, calls[0].name) from e
+            lost = {call.name for call, reply in zip(calls, replies, strict=True)
+                    if isinstance(reply, NoScriptError)}
+            if not lost:
+                break
+            for name in sorted(lost):
+                self._load(SCRIPTS[name].source)
+        for call, reply in zip(calls, replies, strict=True):
+            if isinstance(reply, Exception):
+                raise translate_error(reply, self.settings, call.name)
+        return replies
+
+    def _load(self, source: str) -> None:
+        try:
+            self.client.script_load(source)
+        except redis.exceptions.NoPermissionError as e:
+            raise _scripts_not_loaded(self.settings, e) from e
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, "SCRIPT LOAD") from e
 
     def _guarded_read(self, call: CommandCall, snapshot: SnapshotLink) -> Any:
         """The read, then the epoch marker, in one round trip: a read that met a

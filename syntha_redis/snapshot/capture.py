@@ -26,19 +26,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError
 
 from syntha_redis import keys, limits, registry
 from syntha_redis.codec import text
 from syntha_redis.config import Settings
 from syntha_redis.connection import translate_error
 from syntha_redis.exceptions import SynthaConnectionError, SynthaError
-from syntha_redis.scripts import SCRIPTS
+from syntha_redis.scripts import load_missing
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
-from syntha_redis.store import Store
+from syntha_redis.store import ScriptCall, Store
 
 __all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
 
@@ -158,13 +156,7 @@ class Snapshotter:
         FLUSH) and provision the users that asked for their limits. For a worker
         with admin credentials, when tenants may do neither. Returns (scripts
         loaded, users provisioned)."""
-        scripts = list(SCRIPTS.values())
-        cached = self.call(self.client.script_exists, *(s.sha for s in scripts))
-        loaded = 0
-        for script, there in zip(scripts, cached, strict=True):
-            if not there:
-                self.call(self.client.script_load, script.source)
-                loaded += 1
+        loaded = self._store.run(load_missing())
         prefix = self.settings.key_prefix
         asked = self._store.run(registry.take_limit_asks(prefix))
         for user in asked:
@@ -371,24 +363,6 @@ class Snapshotter:
             if topic in row.topics
         ]
 
-    def _evalsha_each(self, calls: list[tuple[Any, ...]]) -> list[Any]:
-        """EVALSHA each call, errors as values: one pipeline on a single Redis; one
-        call at a time on a Cluster, where redis-py refuses scripts in pipelines."""
-        if isinstance(self.client, RedisCluster):
-            replies: list[Any] = []
-            for args in calls:
-                try:
-                    replies.append(self.client.evalsha(*args))
-                except redis.ResponseError as e:  # NOSCRIPT & co. are values, as in a pipeline
-                    replies.append(e)
-                except redis.RedisError as e:
-                    raise translate_error(e, self.settings, "snapshot_read") from e
-            return replies
-        pipe = self.client.pipeline(transaction=False)
-        for args in calls:
-            pipe.evalsha(*args)
-        return list(self.call(pipe.execute, raise_on_error=False))
-
     def read_items(self, wanted: list[tuple[str, str]]) -> list[ItemRow]:
         """Current rows of (user, key token) pairs; items already gone are skipped.
 
@@ -397,19 +371,12 @@ class Snapshotter:
         by_user: dict[str, list[str]] = {}
         for user, tok in wanted:
             by_user.setdefault(user, []).append(tok)
-        script = SCRIPTS["snapshot_read"]
-        replies = None
-        for _ in range(2):  # the script cache is volatile: load once and retry
-            calls = [(script.sha, 1, self.user_keys(user).root, *toks)
-                     for user, toks in by_user.items()]
-            replies = self._evalsha_each(calls)
-            if not any(isinstance(r, NoScriptError) for r in replies):
-                break
-            self.call(self.client.script_load, script.source)
+        replies = self._store.execute_scripts(
+            [ScriptCall("snapshot_read", self.user_keys(user).root, tuple(toks))
+             for user, toks in by_user.items()]
+        )
         found = []
-        for (user, toks), reply in zip(by_user.items(), replies or [], strict=True):
-            if isinstance(reply, Exception):
-                raise translate_error(reply, self.settings, "snapshot_read")
+        for (user, toks), reply in zip(by_user.items(), replies, strict=True):
             for tok, h in zip(toks, reply, strict=True):
                 row = item_row(user, keys.decode(tok), h) if h else None
                 if row is not None:

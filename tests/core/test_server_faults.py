@@ -6,11 +6,12 @@ Each test runs its own redis-server on a free loopback port and stops it by pid.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
-from syntha_redis import ContextMesh, SynthaConnectionError, SynthaPersistenceError
+from syntha_redis import ContextMesh, SynthaConnectionError, SynthaPersistenceError, keys
 from tests.support.servers import RedisProcess
 
 
@@ -60,3 +61,17 @@ def test_out_of_memory_is_a_clear_error_and_keeps_what_is_stored(server: RedisPr
     client.config_set("maxmemory", 0)
     assert mesh.get("kept") == "safe"
     assert mesh.size() == len(mesh.get_keys_for_agent("anyone"))
+
+
+def test_the_snapshotter_reads_items_after_the_script_cache_is_flushed(
+    server: RedisProcess, tmp_path: Path
+) -> None:
+    from syntha_redis.config import Settings
+    from syntha_redis.snapshot import Snapshotter, SqliteDB
+
+    mesh = ContextMesh(user_id="u", redis_url=server.url)
+    version = mesh.push("deal", {"amount": 42})
+    redis.Redis.from_url(server.url).script_flush()
+    snapshotter = Snapshotter(Settings(redis_url=server.url), SqliteDB(str(tmp_path / "s.db")))
+    (row,) = snapshotter.read_items([("u", keys.encode("deal"))])
+    assert (row.user_id, row.key, row.version) == ("u", "deal", version)
