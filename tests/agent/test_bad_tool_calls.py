@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from syntha_redis import ContextMesh
+from syntha_redis.tool_schemas import TOOL_NAMES
 from syntha_redis.tools import ToolHandler
 from tests.agent.conftest import mesh_state
 
@@ -98,8 +99,8 @@ def seeded(mesh: ContextMesh) -> ContextMesh:
     return mesh
 
 
-def test_the_table_is_large_enough() -> None:
-    assert len(BAD_CALLS) >= 40
+def test_every_tool_has_bad_calls_in_the_table() -> None:
+    assert {tool for tool, _, _ in BAD_CALLS} >= set(TOOL_NAMES)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from syntha_redis import (
     SynthaPermissionError,
     SynthaValidationError,
 )
+from syntha_redis.snapshot import SqliteDB
 
 
 def test_push_then_get_returns_the_value(mesh: ContextMesh) -> None:
@@ -240,10 +242,14 @@ def test_replacing_an_item_moves_its_routing(mesh: ContextMesh) -> None:
     assert mesh.get_all_for_agent("a") == {}
 
 
-def test_context_manager_closes_the_mesh(mesh_factory: Callable[..., ContextMesh]) -> None:
-    with mesh_factory() as mesh:
+def test_context_manager_closes_the_mesh(
+    mesh_factory: Callable[..., ContextMesh], tmp_path: Path
+) -> None:
+    path = str(tmp_path / "snapshot.db")
+    with mesh_factory(db_path=path) as mesh:  # durability="async": written behind
         mesh.push("x", 1)
-    assert mesh._closed
+    # closing flushed the snapshot: the write is in the file once the block ends
+    assert [row.key for row in SqliteDB(path).items(mesh.user_id)] == ["x"]
 
 
 @pytest.mark.parametrize("ttl", [-1, -0.001, "10", float("nan"), True])
