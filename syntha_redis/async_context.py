@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from syntha_redis.connection import release_async_clients
 from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
-from syntha_redis.exceptions import typed_arguments
+from syntha_redis.exceptions import typed_public_methods
 from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import StoredItem
 from syntha_redis.store import AsyncStore, Operation, Store
@@ -40,6 +40,7 @@ def _running_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+@typed_public_methods
 class AsyncContextMesh(BaseContextMesh):
     """Shared context for the agents of one end user, for asyncio code.
 
@@ -67,7 +68,6 @@ class AsyncContextMesh(BaseContextMesh):
 
     # -- items -------------------------------------------------------------------
 
-    @typed_arguments
     async def push(
         self,
         key: str,
@@ -84,7 +84,6 @@ class AsyncContextMesh(BaseContextMesh):
             self.operations.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
-    @typed_arguments
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """See ``ContextMesh.push_many``."""
         return await self.run(self.operations.push_many(self.operations.batch_items(items)))
