@@ -11,7 +11,6 @@ FROM python:3.12-slim-bookworm AS build
 ARG SYNTHA_VERSION=0.1.0
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY lua ./lua
 COPY syntha_redis ./syntha_redis
 # every wheel the image needs, so the runtime stage installs offline and pinned
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[postgres,metrics,mcp]"

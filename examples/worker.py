@@ -19,7 +19,7 @@ import socket
 import threading
 
 from syntha_redis import ContextMesh, Settings
-from syntha_redis.http import start_http_server
+from syntha_redis.ops.http import start_http_server
 
 USER = "example-worker"
 AGENT = "Worker"

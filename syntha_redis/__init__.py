@@ -4,11 +4,18 @@ Code written for Syntha works after changing the import:
 ``from syntha import ContextMesh`` -> ``from syntha_redis import ContextMesh``.
 """
 
+from syntha_redis import moved
+from syntha_redis.agents.adapters import (
+    FRAMEWORK_ADAPTERS,
+    create_framework_adapter,
+    get_supported_frameworks,
+)
+from syntha_redis.agents.factory import SynthaToolFactory, create_tool_factory
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
-from syntha_redis.config import Settings
 from syntha_redis.context import ContextMesh
-from syntha_redis.events import ChangeEvent
+from syntha_redis.core.config import Settings
+from syntha_redis.core.models import ContextItem, StoredItem
 from syntha_redis.exceptions import (
     ErrorHandler,
     SynthaConfigurationError,
@@ -27,11 +34,7 @@ from syntha_redis.exceptions import (
     SynthaValidationError,
     handle_syntha_error,
 )
-from syntha_redis.framework_adapters import (
-    FRAMEWORK_ADAPTERS,
-    create_framework_adapter,
-    get_supported_frameworks,
-)
+from syntha_redis.live.events import ChangeEvent
 from syntha_redis.logging import (
     configure_logging,
     get_context_logger,
@@ -39,7 +42,6 @@ from syntha_redis.logging import (
     get_performance_logger,
     get_security_logger,
 )
-from syntha_redis.models import ContextItem, StoredItem
 from syntha_redis.persistence import DatabaseBackend, SQLiteBackend, create_database_backend
 from syntha_redis.prompts import (
     build_custom_prompt,
@@ -48,7 +50,6 @@ from syntha_redis.prompts import (
     inject_context_into_prompt,
 )
 from syntha_redis.reports import OutcomeLogger
-from syntha_redis.tool_factory import SynthaToolFactory, create_tool_factory
 from syntha_redis.tools import (
     PREDEFINED_ROLES,
     ToolHandler,
@@ -60,6 +61,9 @@ from syntha_redis.tools import (
 )
 
 __version__ = "0.1.0"
+
+# old module paths (syntha_redis.store, ...) keep importing: see syntha_redis.moved
+moved.install()
 
 __all__ = [
     "AsyncContextMesh",

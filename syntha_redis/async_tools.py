@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from syntha_redis.agents.handler import BaseToolHandler
 from syntha_redis.async_context import AsyncContextMesh
-from syntha_redis.tool_handler import BaseToolHandler
 
 __all__ = ["AsyncToolHandler"]
 

@@ -12,19 +12,19 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
-from syntha_redis import sweeper
-from syntha_redis.batches import BatchOperations
-from syntha_redis.config import Settings
-from syntha_redis.events import ChangeEvent, Watch
+from syntha_redis.core.batches import BatchOperations
+from syntha_redis.core.config import Settings
+from syntha_redis.core.health import HealthReport, check_health
+from syntha_redis.core.models import ContextItem, StoredItem
+from syntha_redis.core.store import Operation, SnapshotLink, Store
+from syntha_redis.core.topic_operations import TopicDeletion
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaValidationError,
     typed_public_methods,
 )
-from syntha_redis.health import HealthReport, check_health
-from syntha_redis.models import ContextItem, StoredItem
-from syntha_redis.store import Operation, SnapshotLink, Store
-from syntha_redis.topic_operations import TopicDeletion
+from syntha_redis.live import sweeper
+from syntha_redis.live.events import ChangeEvent, Watch
 
 # ContextItem is Syntha's, importable from here as ``syntha.context.ContextItem`` is.
 __all__ = ["BaseContextMesh", "ContextItem", "ContextMesh", "build_settings"]
@@ -191,7 +191,7 @@ class BaseContextMesh:
         return True
 
     def __repr__(self) -> str:
-        from syntha_redis.connection import describe_url
+        from syntha_redis.core.connection import describe_url
 
         where = describe_url(self.settings.redis_url)
         return f"{type(self).__name__}(user_id={self.user_id!r}, redis={where})"
@@ -316,7 +316,7 @@ class ContextMesh(BaseContextMesh):
 
         ``since``: an event id (or event) to resume after, ``"0"`` for all the
         stream holds, None for new changes only. ``timeout``: stop after that
-        many seconds without an event (None = never). See ``syntha_redis.events``.
+        many seconds without an event (None = never). See ``syntha_redis.live.events``.
         """
         return Watch(self.store, self.operations, agent_name, since, timeout)
 
@@ -372,7 +372,7 @@ class ContextMesh(BaseContextMesh):
     def health(self) -> HealthReport:
         """Status (healthy / degraded / unhealthy) of Redis and of this mesh's
         stream and snapshot. Never raises: an unreachable Redis is reported as
-        unhealthy with the error and a suggestion. See ``syntha_redis.health``."""
+        unhealthy with the error and a suggestion. See ``syntha_redis.core.health``."""
         return check_health(self.store, self.operations.keys.stream, self.db_backend)
 
     def close(self) -> None:

@@ -18,10 +18,9 @@ from syntha_redis import (
     Settings,
     SynthaConfigurationError,
     SynthaPermissionError,
-    keys,
-    registry,
 )
-from syntha_redis.store import Store
+from syntha_redis.core import keys, registry
+from syntha_redis.core.store import Store
 
 __all__ = ["main", "run"]
 

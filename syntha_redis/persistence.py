@@ -31,9 +31,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from syntha_redis import keys
-from syntha_redis.codec import decode_value
-from syntha_redis.config import Settings
+from syntha_redis.core import keys
+from syntha_redis.core.codec import decode_value
+from syntha_redis.core.config import Settings
+from syntha_redis.core.store import ScriptCall
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaError,
@@ -49,7 +50,6 @@ from syntha_redis.snapshot import (
 from syntha_redis.snapshot.db import require_postgres_extra
 from syntha_redis.snapshot.guard import KeyspaceGuard
 from syntha_redis.snapshot.write_through import NEEDS_CAPTURE, rows_of
-from syntha_redis.store import ScriptCall
 
 __all__ = [
     "attach_backend",
@@ -211,7 +211,7 @@ class SnapshotBackend:
             worker.backends.add(self)
         self._worker = worker
 
-    # -- the mesh store's link (syntha_redis.store.SnapshotLink) -----------------------
+    # -- the mesh store's link (syntha_redis.core.store.SnapshotLink) -----------------------
 
     @property
     def root(self) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from syntha_redis.context import ContextMesh
-    from syntha_redis.models import StoredItem
+    from syntha_redis.core.models import StoredItem
 
 __all__ = [
     "build_system_prompt",

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from syntha_redis.config import Settings
-from syntha_redis.connection import get_client, translate_error
+from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import get_client, translate_error
+from syntha_redis.core.keys import outcomes_stream
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
-from syntha_redis.keys import outcomes_stream
 
 __all__ = ["AgentOutcome", "OutcomeLogger", "STORAGE_TYPES"]
 

@@ -1,8 +1,8 @@
 """Agent tools: Syntha's ``syntha.tools`` module.
 
-The handler lives in :mod:`syntha_redis.tool_handler`, the schemas and their
-validator in :mod:`syntha_redis.tool_schemas`, what each tool does in
-:mod:`syntha_redis.tool_calls` and the roles in :mod:`syntha_redis.roles`;
+The handler lives in :mod:`syntha_redis.agents.handler`, the schemas and their
+validator in :mod:`syntha_redis.agents.schemas`, what each tool does in
+:mod:`syntha_redis.agents.calls` and the roles in :mod:`syntha_redis.agents.roles`;
 this module gathers them and adds the helpers that build handlers.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from syntha_redis.roles import PREDEFINED_ROLES, RESTRICTION_LEVELS, get_role_info
-from syntha_redis.tool_handler import HybridToolHandler, ToolHandler, UserToolHandler
-from syntha_redis.tool_schemas import TOOL_NAMES, get_all_tool_schemas, get_tool_schema
+from syntha_redis.agents.handler import HybridToolHandler, ToolHandler, UserToolHandler
+from syntha_redis.agents.roles import PREDEFINED_ROLES, RESTRICTION_LEVELS, get_role_info
+from syntha_redis.agents.schemas import TOOL_NAMES, get_all_tool_schemas, get_tool_schema
 
 if TYPE_CHECKING:
     from syntha_redis.context import ContextMesh

@@ -46,8 +46,8 @@ def raw_client(url: str | None) -> Any:
     if url is not None and url.startswith("redis+cluster://"):
         return redis.RedisCluster.from_url(url.replace("+cluster", "", 1))
     if url is None:
-        from syntha_redis.config import Settings
-        from syntha_redis.connection import get_client
+        from syntha_redis.core.config import Settings
+        from syntha_redis.core.connection import get_client
 
         return get_client(Settings())
     return redis.Redis.from_url(url)

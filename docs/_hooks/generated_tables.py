@@ -3,7 +3,7 @@
 A page that contains one of these markers on a line of its own gets the table:
 
     <!-- generated: settings -->       every field of ``syntha_redis.Settings``
-    <!-- generated: mesh-metrics -->   the mesh-wide gauges of ``syntha_redis.fleet_metrics``
+    <!-- generated: mesh-metrics -->   the mesh-wide gauges of ``syntha_redis.ops.fleet_metrics``
 
 ``settings_table()`` and ``mesh_metrics_table()`` are plain functions, tested in
 ``tests/ops/test_docs.py``.
@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from syntha_redis.config import Settings
-from syntha_redis.fleet_metrics import SERIES
+from syntha_redis.core.config import Settings
+from syntha_redis.ops.fleet_metrics import SERIES
 from syntha_redis.persistence import DATABASE_URL_VARIABLES
 
 MARKERS = {

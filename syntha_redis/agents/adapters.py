@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
+from syntha_redis.agents.schemas import TOOL_NAMES, array_parameters, preview
 from syntha_redis.exceptions import SynthaFrameworkError
-from syntha_redis.tool_schemas import TOOL_NAMES, array_parameters, preview
 
 __all__ = [
     "AgentTools",

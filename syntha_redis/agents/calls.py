@@ -1,7 +1,7 @@
 """What each agent tool does, and how every tool call becomes a result.
 
 A :class:`ToolCall` is one model call of one tool. Its ``operation`` is a
-generator like those of ``syntha_redis.operations``: it validates the
+generator like those of ``syntha_redis.core.operations``: it validates the
 arguments against the tool's schema, yields the mesh's Redis calls and
 returns Syntha's flat result dict. ``ToolHandler`` runs it on the mesh's sync
 ``Store``, ``AsyncToolHandler`` on an ``AsyncStore``; both turn any exception
@@ -20,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from syntha_redis.batches import BatchOperations
-from syntha_redis.codec import MAX_DEPTH, too_deep
+from syntha_redis.agents.schemas import describe_parameters, validate_arguments
+from syntha_redis.core.batches import BatchOperations
+from syntha_redis.core.codec import MAX_DEPTH, too_deep
+from syntha_redis.core.operations import VisibleItems, check_ttl, group_by_topic
+from syntha_redis.core.store import Operation
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaError,
@@ -30,9 +33,6 @@ from syntha_redis.exceptions import (
     SynthaValidationError,
 )
 from syntha_redis.logging import get_security_logger
-from syntha_redis.operations import VisibleItems, check_ttl, group_by_topic
-from syntha_redis.store import Operation
-from syntha_redis.tool_schemas import describe_parameters, validate_arguments
 
 __all__ = ["ToolCall", "DEFAULT_TTL_HOURS"]
 

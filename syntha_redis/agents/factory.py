@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from syntha_redis.exceptions import SynthaFrameworkError
-from syntha_redis.framework_adapters import (
+from syntha_redis.agents.adapters import (
     FRAMEWORK_ADAPTERS,
     AgentTools,
     AnthropicAdapter,
@@ -15,6 +14,7 @@ from syntha_redis.framework_adapters import (
     create_framework_adapter,
     get_supported_frameworks,
 )
+from syntha_redis.exceptions import SynthaFrameworkError
 
 __all__ = ["SynthaToolFactory", "create_tool_factory"]
 

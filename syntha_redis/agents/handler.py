@@ -5,7 +5,7 @@ never taken from tool arguments, so a model cannot act as another agent.
 Access is the tools of the agent's role ∩ ``allowed_tools`` −
 ``denied_tools`` (``None`` means no restriction, ``[]`` means none allowed).
 ``BaseToolHandler`` holds that access control and the schemas, shared with
-``AsyncToolHandler``; what a tool does is ``syntha_redis.tool_calls``.
+``AsyncToolHandler``; what a tool does is ``syntha_redis.agents.calls``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from syntha_redis.agents.calls import ToolCall
+from syntha_redis.agents.factory import SynthaToolFactory
+from syntha_redis.agents.roles import PREDEFINED_ROLES
+from syntha_redis.agents.schemas import TOOL_NAMES, get_all_tool_schemas, preview
 from syntha_redis.logging import get_security_logger
-from syntha_redis.roles import PREDEFINED_ROLES
-from syntha_redis.tool_calls import ToolCall
-from syntha_redis.tool_factory import SynthaToolFactory
-from syntha_redis.tool_schemas import TOOL_NAMES, get_all_tool_schemas, preview
 
 if TYPE_CHECKING:
     from syntha_redis.context import BaseContextMesh, ContextMesh

@@ -13,8 +13,8 @@ import copy
 import math
 from typing import Any
 
+from syntha_redis.core.keys import validate_identifier
 from syntha_redis.exceptions import SynthaValidationError
-from syntha_redis.keys import validate_identifier
 
 __all__ = [
     "TOOL_NAMES",

@@ -1,4 +1,4 @@
-"""``syntha-redis acl render|apply``: per-tenant Redis ACL rules (``syntha_redis.acl``)."""
+"""``syntha-redis acl render|apply``: per-tenant Redis ACL rules (``syntha_redis.ops.acl``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 import os
 from typing import Any
 
-from syntha_redis.acl import TenantRules, apply_rules, tenant_rules
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.ops.acl import TenantRules, apply_rules, tenant_rules
 
 __all__ = ["acl_commands"]
 

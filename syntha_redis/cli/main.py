@@ -23,15 +23,15 @@ from typing import Any
 from syntha_redis.cli.acl import acl_commands
 from syntha_redis.cli.mcp import mcp_commands
 from syntha_redis.cli.mesh import mesh_commands
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
+from syntha_redis.core.scripts import SCRIPTS
+from syntha_redis.core.store import CommandCall, Store
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaConnectionError,
     SynthaError,
 )
 from syntha_redis.persistence import DATABASE_URL_VARIABLES, require_postgres_extra
-from syntha_redis.scripts import SCRIPTS
-from syntha_redis.store import CommandCall, Store
 
 __all__ = ["main", "build_parser", "COMMAND_GROUPS"]
 
@@ -121,7 +121,7 @@ def _snapshot_run(args: argparse.Namespace) -> int:
                 signal.signal(sig, lambda signum, _: stopping.append(signum))
             with contextlib.ExitStack() as probes:
                 if args.port is not None:
-                    from syntha_redis.http import start_http_server
+                    from syntha_redis.ops.http import start_http_server
 
                     server = probes.enter_context(start_http_server(settings, args.port,
                                                                     args.host))
@@ -219,7 +219,7 @@ MAINTAIN_EVERY = 2.0  # s: how soon tenants get scripts and limits back after a 
 
 
 def _limits_show(args: argparse.Namespace) -> int:
-    from syntha_redis import limits
+    from syntha_redis.core import limits
 
     settings = _settings(args)
     found = Store(settings).run(limits.deployment_limits(settings))
@@ -228,7 +228,7 @@ def _limits_show(args: argparse.Namespace) -> int:
 
 
 def _limits_set(args: argparse.Namespace) -> int:
-    from syntha_redis import limits, registry
+    from syntha_redis.core import limits, registry
 
     settings = _settings(args)
     changes: dict[str, int] = {}

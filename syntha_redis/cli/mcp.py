@@ -1,13 +1,13 @@
-"""``syntha-redis mcp``: one agent's tools as an MCP server (``syntha_redis.mcp_server``)."""
+"""``syntha-redis mcp``: one agent's tools as an MCP server (``syntha_redis.ops.mcp_server``)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from syntha_redis import mcp_server
-from syntha_redis.config import Settings
-from syntha_redis.roles import PREDEFINED_ROLES
+from syntha_redis.agents.roles import PREDEFINED_ROLES
+from syntha_redis.core.config import Settings
+from syntha_redis.ops import mcp_server
 
 __all__ = ["mcp_commands"]
 

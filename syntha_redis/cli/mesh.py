@@ -9,7 +9,7 @@
     watch --agent A            A's change feed as JSON lines, until Ctrl-C / --timeout
     health                     the server's health; exit status 0 only when healthy
     serve [--port 8000]        HTTP /health, /ready, /metrics with the mesh-wide
-                               gauges (syntha_redis.http, syntha_redis.fleet_metrics)
+                               gauges (syntha_redis.ops.http, syntha_redis.ops.fleet_metrics)
 
 Each takes ``--user`` (default the settings' default user), ``--redis-url``,
 ``--prefix`` and ``--json``. A missing item exits 1, like an unhealthy mesh;
@@ -29,9 +29,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from syntha_redis import keys
-from syntha_redis.config import Settings
 from syntha_redis.context import ContextMesh
+from syntha_redis.core import keys
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaValidationError
 
 __all__ = ["mesh_commands"]
@@ -203,8 +203,8 @@ class _Interrupts:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from syntha_redis.health import check_health
-    from syntha_redis.store import Store
+    from syntha_redis.core.health import check_health
+    from syntha_redis.core.store import Store
 
     settings = _settings(args)
     stream = keys.UserKeys(settings.key_prefix, args.user or settings.default_user).stream
@@ -228,7 +228,7 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from syntha_redis.http import start_http_server
+    from syntha_redis.ops.http import start_http_server
 
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from syntha_redis.codec import text, too_deep
+from syntha_redis.core.codec import text, too_deep
+from syntha_redis.core.models import StoredItem
+from syntha_redis.core.store import Operation
+from syntha_redis.core.topic_operations import TopicOperations
 from syntha_redis.exceptions import SynthaValidationError
-from syntha_redis.models import StoredItem
-from syntha_redis.store import Operation
-from syntha_redis.topic_operations import TopicOperations
 
 __all__ = ["BatchOperations", "batch_items"]
 

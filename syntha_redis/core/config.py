@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from syntha_redis.core.keys import validate_prefix
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaValidationError
-from syntha_redis.keys import validate_prefix
 
 __all__ = ["Settings", "DEFAULT_USER"]
 
@@ -86,7 +86,7 @@ class Settings(BaseModel):
     )
 
     # Off by default: a process that nobody scrapes pays nothing, and the
-    # prometheus-client extra stays optional. See syntha_redis.metrics.
+    # prometheus-client extra stays optional. See syntha_redis.core.metrics.
     metrics_enabled: bool = Field(
         False, description="record Prometheus metrics of every operation ('metrics' extra)"
     )

@@ -26,7 +26,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaConnectionError,
@@ -366,7 +366,7 @@ def _unreachable(
 def _no_permission(
     error: Exception, said: str, where: str, settings: Settings, operation: str
 ) -> SynthaError:
-    # a tenant ACL (syntha_redis.acl) refused a key, channel or command
+    # a tenant ACL (syntha_redis.ops.acl) refused a key, channel or command
     return SynthaPermissionError(
         f"Redis ACL refused {operation} at {where}: {said}",
         resource=operation,

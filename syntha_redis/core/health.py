@@ -28,12 +28,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from syntha_redis import keys, limits
-from syntha_redis.config import Settings
-from syntha_redis.connection import describe_url
+from syntha_redis.core import keys, limits
+from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import describe_url
+from syntha_redis.core.scripts import SCRIPTS, LuaScript
+from syntha_redis.core.store import AsyncStore, CommandCall, Operation, Store
 from syntha_redis.exceptions import SynthaError, SynthaPermissionError, SynthaPersistenceError
-from syntha_redis.scripts import SCRIPTS, LuaScript
-from syntha_redis.store import AsyncStore, CommandCall, Operation, Store
 
 __all__ = ["HealthReport", "HealthStatus", "check_health", "check_health_async", "probe"]
 
@@ -59,7 +59,7 @@ class HealthReport(BaseModel):
     maxmemory: int | None = None  # bytes; 0 = no limit
     stream_length: int | None = None  # events in the user's change stream
     snapshot_lag_seconds: float | None = None  # with a db_backend only
-    limits: dict[str, int] | None = None  # the deployment's (syntha_redis.limits)
+    limits: dict[str, int] | None = None  # the deployment's (syntha_redis.core.limits)
     problems: tuple[str, ...] = ()  # degraded: why
     error: str | None = None  # unhealthy: what failed
     suggestions: tuple[str, ...] = ()

@@ -63,7 +63,7 @@ SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
 # Redis losing its data loses this marker too, which is how the loss is seen.
 EPOCH = "epoch"
 RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
-LIMITS = "limits"  # the user's copy of the deployment's limits (syntha_redis.limits)
+LIMITS = "limits"  # the user's copy of the deployment's limits (syntha_redis.core.limits)
 
 # The user's keys its own processes write (a tenant's ACL: read and write);
 # LIMITS is not among them: a tenant may read its limits, never change them.
@@ -233,7 +233,7 @@ def user_of_root(root: str) -> str:
 
 
 def users_registry(prefix: str) -> str:
-    """The set of encoded user ids that have written (syntha_redis.registry; admin)."""
+    """The set of encoded user ids that have written (syntha_redis.core.registry; admin)."""
     return f"{prefix}:{{{REGISTRY_TAG}}}:{USERS_REGISTRY}"
 
 

@@ -16,7 +16,7 @@ every registered user, so a change holds at once.
 Whatever a client's own ``Settings`` say, and even for a raw EVALSHA of a
 script, these are the limits that hold: a client with other settings meets a
 typed error naming the deployment's limit, never a silent bypass. Tenant
-credentials (``syntha_redis.acl``) may read their copy but not write it.
+credentials (``syntha_redis.ops.acl``) may read their copy but not write it.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from syntha_redis import keys, registry
-from syntha_redis.calls import CommandCall, Operation
-from syntha_redis.codec import text
-from syntha_redis.config import Settings
+from syntha_redis.core import keys, registry
+from syntha_redis.core.calls import CommandCall, Operation
+from syntha_redis.core.codec import text
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaPermissionError
 
 __all__ = [

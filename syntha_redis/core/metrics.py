@@ -1,6 +1,6 @@
 """Prometheus metrics of every mesh operation, recorded where operations run.
 
-``Store.run`` and ``AsyncStore.run`` (``syntha_redis.store``) are the only
+``Store.run`` and ``AsyncStore.run`` (``syntha_redis.core.store``) are the only
 place an operation meets Redis, so they time it there and nowhere else:
 
     syntha_redis_operations_total{operation, outcome}            counter
@@ -27,7 +27,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 
 __all__ = ["OperationMetrics", "recorder", "outcome_of"]

@@ -17,9 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from syntha_redis import keys, registry
-from syntha_redis.codec import decode_value, encode_value, text
-from syntha_redis.config import Settings
+from syntha_redis.core import keys, registry
+from syntha_redis.core.codec import decode_value, encode_value, text
+from syntha_redis.core.config import Settings
+from syntha_redis.core.models import StoredItem
+from syntha_redis.core.store import CommandCall, Operation, ScriptCall
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaPermissionError,
@@ -27,8 +29,6 @@ from syntha_redis.exceptions import (
     SynthaTruncationWarning,
     SynthaValidationError,
 )
-from syntha_redis.models import StoredItem
-from syntha_redis.store import CommandCall, Operation, ScriptCall
 
 __all__ = [
     "MeshOperations",

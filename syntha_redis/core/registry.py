@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from syntha_redis import keys
-from syntha_redis.calls import CommandCall, Operation
-from syntha_redis.codec import text
+from syntha_redis.core import keys
+from syntha_redis.core.calls import CommandCall, Operation
+from syntha_redis.core.codec import text
 
 __all__ = ["announce", "ask_for_limits", "forget", "take_limit_asks", "users", "JOINS_KEPT"]
 

@@ -1,8 +1,7 @@
 """The Lua scripts of ``lua/``, loaded once and called by EVALSHA.
 
 Each script is ``_prelude.lua`` + any files named on ``-- include:`` lines +
-the script itself. Scripts ship inside the wheel as ``syntha_redis/lua``; an
-editable install reads the repository's top-level ``lua/``.
+the script itself. The scripts are package data: ``syntha_redis/lua/``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from syntha_redis.calls import CommandCall, Operation
+from syntha_redis.core.calls import CommandCall, Operation
 
 __all__ = ["LuaScript", "SCRIPTS", "load_missing", "lua_dir"]
 
@@ -27,8 +26,8 @@ class LuaScript:
 
 
 def lua_dir() -> Path:
-    packaged = Path(__file__).parent / "lua"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "lua"
+    """``syntha_redis/lua/``: package data, in a wheel and in a source tree alike."""
+    return Path(__file__).parent.parent / "lua"
 
 
 def _load() -> dict[str, LuaScript]:

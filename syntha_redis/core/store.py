@@ -6,7 +6,7 @@ the same logic drives the sync client (``Store``) and the asyncio client
 SynthaErrors, thrown into the operation at the ``yield`` of the failed call:
 an operation that can do without a reply (``health.probe``) catches it there,
 any other lets it propagate. ``run`` is also where every operation is timed
-for Prometheus (``syntha_redis.metrics``), when metrics are on.
+for Prometheus (``syntha_redis.core.metrics``), when metrics are on.
 
 A store of a mesh with a snapshot carries a ``SnapshotLink``: its script
 calls name the user's epoch marker as KEYS[2] (``lua/_prelude.lua`` refuses
@@ -25,23 +25,23 @@ from typing import Any, Protocol, TypeVar
 import redis
 from redis.exceptions import ClusterDownError, MasterDownError, NoScriptError, ReadOnlyError
 
-from syntha_redis import limits
-from syntha_redis.calls import Call, CommandCall, Operation, ScriptCall
-from syntha_redis.config import Settings
-from syntha_redis.connection import (
+from syntha_redis.core import limits
+from syntha_redis.core.calls import Call, CommandCall, Operation, ScriptCall
+from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import (
     describe_url,
     get_async_client,
     get_client,
     translate_error,
 )
+from syntha_redis.core.metrics import recorder
+from syntha_redis.core.scripts import SCRIPTS
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaError,
     SynthaPermissionError,
     SynthaPersistenceError,
 )
-from syntha_redis.metrics import recorder
-from syntha_redis.scripts import SCRIPTS
 
 __all__ = [
     "ScriptCall",
@@ -109,7 +109,7 @@ def _is_restore_needed(error: redis.RedisError) -> bool:
 
 
 class LimitsNeeded(SynthaConfigurationError):
-    """The user has no copy of the deployment's limits yet (``syntha_redis.limits``)."""
+    """The user has no copy of the deployment's limits yet (``syntha_redis.core.limits``)."""
 
     def __init__(self, root: str) -> None:
         super().__init__(

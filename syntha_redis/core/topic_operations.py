@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syntha_redis import keys
+from syntha_redis.core import keys
+from syntha_redis.core.operations import MeshOperations
+from syntha_redis.core.store import CommandCall, Operation
 from syntha_redis.exceptions import SynthaValidationError
-from syntha_redis.operations import MeshOperations
-from syntha_redis.store import CommandCall, Operation
 
 __all__ = ["TopicDeletion", "TopicOperations"]
 

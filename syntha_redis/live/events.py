@@ -40,17 +40,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from syntha_redis import keys
-from syntha_redis.codec import text
+from syntha_redis.core import keys
+from syntha_redis.core.codec import text
+from syntha_redis.core.operations import MeshOperations
+from syntha_redis.core.store import AsyncStore, Operation, ScriptCall, Store
 from syntha_redis.exceptions import (
     SynthaConnectionError,
     SynthaError,
     SynthaTimeoutError,
     SynthaValidationError,
 )
-from syntha_redis.operations import MeshOperations
-from syntha_redis.store import AsyncStore, Operation, ScriptCall, Store
-from syntha_redis.wakeups import AsyncWakeListener, WakeListener, backoff
+from syntha_redis.live.wakeups import AsyncWakeListener, WakeListener, backoff
 
 __all__ = ["ChangeEvent", "EventType", "Watch", "AsyncWatch"]
 

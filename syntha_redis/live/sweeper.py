@@ -30,11 +30,11 @@ import time
 import uuid
 import weakref
 
-from syntha_redis import keys, registry
-from syntha_redis.config import Settings
+from syntha_redis.core import keys, registry
+from syntha_redis.core.config import Settings
+from syntha_redis.core.operations import MeshOperations
+from syntha_redis.core.store import CommandCall, Store
 from syntha_redis.exceptions import SynthaError
-from syntha_redis.operations import MeshOperations
-from syntha_redis.store import CommandCall, Store
 
 __all__ = ["Sweeper", "register", "unregister"]
 

@@ -12,7 +12,7 @@ What a tenant may do:
 
 - keys: only its user's root: read and write on the keys its processes write
   (``keys.WRITABLE``), read only on ``<root>limits``, its copy of the
-  deployment's limits, which the scripts enforce (``syntha_redis.limits``);
+  deployment's limits, which the scripts enforce (``syntha_redis.core.limits``);
 - channels: only ``<root>wake``, the user's sharded wake-up channel;
 - commands: exactly those the mesh sends (``CLIENT_COMMANDS``) and those its
   Lua scripts call (``SCRIPT_COMMANDS``): ACLs apply inside scripts too. No
@@ -23,7 +23,7 @@ What a tenant may do:
   write-only, through a selector (and to ``limit-asks``, to ask a trusted
   worker for the limits it may not write). XADD answers with an entry id, so
   the tenant learns nothing about which other users exist
-  (``syntha_redis.registry``).
+  (``syntha_redis.core.registry``).
 
 What ACLs cannot do: a script runs with its caller's permissions, so the
 commands the scripts need on the tenant's own keys are also open to the
@@ -44,10 +44,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from syntha_redis import keys, limits
-from syntha_redis.config import Settings
+from syntha_redis.core import keys, limits
+from syntha_redis.core.config import Settings
+from syntha_redis.core.store import CommandCall, Store
 from syntha_redis.exceptions import SynthaConfigurationError
-from syntha_redis.store import CommandCall, Store
 
 __all__ = [
     "CLIENT_COMMANDS",
@@ -190,7 +190,7 @@ def apply_rules(settings: Settings, rules: TenantRules, user_id: str | None = No
     """Run ``rules`` on the server of ``settings`` (needs an admin connection).
 
     With ``user_id``, also give that user its copy of the deployment's limits,
-    which the tenant may read but not write (``syntha_redis.limits``).
+    which the tenant may read but not write (``syntha_redis.core.limits``).
     On a Cluster run it against every primary: ACLs are per node.
     """
     store = Store(settings)

@@ -1,6 +1,6 @@
 """Mesh-wide gauges read from Redis: what ``syntha-redis serve`` adds to ``/metrics``.
 
-``syntha_redis.metrics`` counts what one process did; these gauges say what
+``syntha_redis.core.metrics`` counts what one process did; these gauges say what
 the whole mesh holds, whichever process wrote it, so one scrape target gives
 the fleet's picture (labelled with the key ``prefix``)::
 
@@ -33,11 +33,11 @@ from typing import Any
 
 import redis
 
-from syntha_redis import keys, registry
-from syntha_redis.codec import text
-from syntha_redis.connection import translate_error
+from syntha_redis.core import keys, registry
+from syntha_redis.core.codec import text
+from syntha_redis.core.connection import translate_error
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaError
-from syntha_redis.store import Store
 
 __all__ = ["FleetMetrics", "FleetReading", "read_fleet", "users", "CONTENT_TYPE"]
 

@@ -5,7 +5,7 @@
                   missing ones), else 503; the body is the HealthReport as JSON
     GET /metrics  Prometheus text: this process's counters (the default registry,
                   ``metrics`` extra), and with ``mesh_metrics`` the mesh-wide
-                  gauges read from Redis (``syntha_redis.fleet_metrics``)
+                  gauges read from Redis (``syntha_redis.ops.fleet_metrics``)
 
 ``start_http_server(settings, port)`` from code, in each worker (its own
 counters); ``syntha-redis serve`` from the shell, once per mesh (it turns
@@ -26,11 +26,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
+from syntha_redis.core.health import check_health, unreachable
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
-from syntha_redis.fleet_metrics import CONTENT_TYPE, FleetMetrics
-from syntha_redis.health import check_health, unreachable
-from syntha_redis.store import Store
+from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics
 
 __all__ = ["ProbeServer", "start_http_server"]
 

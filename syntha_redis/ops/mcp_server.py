@@ -39,10 +39,10 @@ import sys
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from syntha_redis import keys
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
-from syntha_redis.config import Settings
+from syntha_redis.core import keys
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError
 
 if TYPE_CHECKING:

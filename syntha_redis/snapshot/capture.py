@@ -27,16 +27,16 @@ from typing import Any
 
 import redis
 
-from syntha_redis import keys, limits, registry
-from syntha_redis.codec import text
-from syntha_redis.config import Settings
-from syntha_redis.connection import translate_error
+from syntha_redis.core import keys, limits, registry
+from syntha_redis.core.codec import text
+from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import translate_error
+from syntha_redis.core.scripts import load_missing
+from syntha_redis.core.store import ScriptCall, Store
 from syntha_redis.exceptions import SynthaConnectionError, SynthaError
-from syntha_redis.scripts import load_missing
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
-from syntha_redis.store import ScriptCall, Store
 
 __all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
 

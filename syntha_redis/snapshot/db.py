@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from syntha_redis import keys
+from syntha_redis.core import keys
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaConnectionError,

@@ -10,7 +10,7 @@ So each user's keyspace carries an epoch marker (``<root>epoch``), set by
 ``restore_user`` as its last step, once the snapshot is back in Redis. A mesh
 with a snapshot passes the marker to every script (``lua/_prelude.lua``
 refuses to act without it) and checks it with every plain read
-(``syntha_redis.store``). Losing the data loses the marker, so the first call
+(``syntha_redis.core.store``). Losing the data loses the marker, so the first call
 after a loss fails with ``RestoreNeeded`` before it reads or writes anything,
 and its store calls ``KeyspaceGuard.recover``:
 
@@ -46,12 +46,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-from syntha_redis import keys
-from syntha_redis.config import Settings
+from syntha_redis.core import keys
+from syntha_redis.core.config import Settings
+from syntha_redis.core.store import CommandCall, Store
 from syntha_redis.exceptions import SynthaPersistenceError
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.restore import RestoreReport, restore_user
-from syntha_redis.store import CommandCall, Store
 
 __all__ = ["KeyspaceGuard"]
 

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syntha_redis import keys, registry
-from syntha_redis.config import Settings
+from syntha_redis.core import keys, registry
+from syntha_redis.core.config import Settings
+from syntha_redis.core.store import CommandCall, ScriptCall, Store
 from syntha_redis.exceptions import SynthaPersistenceError
 from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import AgentRow, ItemRow
-from syntha_redis.store import CommandCall, ScriptCall, Store
 
 __all__ = ["RestoreReport", "Verification", "restore_user", "restore_all", "verify_user"]
 

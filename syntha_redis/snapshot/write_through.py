@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from syntha_redis import keys
-from syntha_redis.codec import text
+from syntha_redis.core import keys
+from syntha_redis.core.codec import text
+from syntha_redis.core.store import ScriptCall
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
-from syntha_redis.store import ScriptCall
 
 __all__ = ["rows_of", "NEEDS_CAPTURE"]
 

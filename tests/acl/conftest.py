@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from syntha_redis import Settings
-from syntha_redis.acl import apply_rules, tenant_rules
-from syntha_redis.scripts import SCRIPTS
+from syntha_redis.core.scripts import SCRIPTS
+from syntha_redis.ops.acl import apply_rules, tenant_rules
 from tests.support.servers import RedisProcess
 
 

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from syntha_redis import SynthaConfigurationError, keys
-from syntha_redis.acl import (
+from syntha_redis import SynthaConfigurationError
+from syntha_redis.cli import main
+from syntha_redis.core import keys
+from syntha_redis.core.scripts import lua_dir
+from syntha_redis.ops.acl import (
     CLIENT_COMMANDS,
     SCRIPT_COMMANDS,
     allowed_commands,
@@ -17,8 +20,6 @@ from syntha_redis.acl import (
     tenant_rules,
     tenant_username,
 )
-from syntha_redis.cli import main
-from syntha_redis.scripts import lua_dir
 
 PACKAGE = Path(__file__).resolve().parents[2] / "syntha_redis"
 # Admin code (snapshotter, restore) runs under a wider Redis user, not a tenant's;

@@ -19,7 +19,7 @@ from syntha_redis import (
     ToolHandler,
 )
 from syntha_redis.cli import main
-from syntha_redis.scripts import SCRIPTS
+from syntha_redis.core.scripts import SCRIPTS
 from syntha_redis.snapshot import Snapshotter, SqliteDB
 from tests.acl.conftest import Tenants
 

@@ -11,12 +11,12 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from syntha_redis import ContextMesh, SynthaFrameworkError
-from syntha_redis.framework_adapters import (
+from syntha_redis.agents.adapters import (
     FRAMEWORK_ADAPTERS,
     create_framework_adapter,
     get_supported_frameworks,
 )
-from syntha_redis.tool_factory import create_tool_factory
+from syntha_redis.agents.factory import create_tool_factory
 from syntha_redis.tools import ToolHandler, get_all_tool_schemas
 
 SCHEMAS = {s["name"]: s for s in get_all_tool_schemas()}

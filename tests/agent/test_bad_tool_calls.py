@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from syntha_redis import ContextMesh
-from syntha_redis.tool_schemas import TOOL_NAMES
+from syntha_redis.agents.schemas import TOOL_NAMES
 from syntha_redis.tools import ToolHandler
 from tests.agent.conftest import mesh_state
 

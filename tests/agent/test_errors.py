@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from syntha_redis import ContextMesh
-from syntha_redis.store import Call
+from syntha_redis.core.store import Call
 from syntha_redis.tools import ToolHandler
 from tests.support.recording import RecordingStore
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 import syntha_redis.reports as reports
-from syntha_redis import SynthaConfigurationError, keys
-from syntha_redis.config import Settings
+from syntha_redis import SynthaConfigurationError
+from syntha_redis.core import keys
+from syntha_redis.core.config import Settings
 from syntha_redis.reports import OutcomeLogger
 
 Factory = Callable[[], OutcomeLogger]

@@ -9,7 +9,7 @@ import pytest
 import syntha.tools as upstream
 
 from syntha_redis import ContextMesh
-from syntha_redis.store import Call
+from syntha_redis.core.store import Call
 from syntha_redis.tools import (
     ToolHandler,
     create_hybrid_tool_handler,

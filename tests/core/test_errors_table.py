@@ -23,8 +23,8 @@ import redis
 from syntha_redis import ContextMesh
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.cli import main
-from syntha_redis.config import Settings
-from syntha_redis.connection import ClusterUnavailable, describe_url, translate_error
+from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import ClusterUnavailable, describe_url, translate_error
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaConnectionError,
@@ -429,7 +429,7 @@ def test_serve_that_cannot_listen_prints_a_clean_error(
 
 
 def test_probes_serve_while_the_cluster_seed_is_down(dead_port: int) -> None:
-    from syntha_redis.http import start_http_server
+    from syntha_redis.ops.http import start_http_server
 
     settings = Settings(redis_url=cluster_seed_down(dead_port), retries=0)
     with start_http_server(settings, port=0, host="127.0.0.1") as server:

@@ -31,12 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syntha_redis import ContextMesh, SynthaError
+from syntha_redis.agents.schemas import TOOL_NAMES, get_all_tool_schemas
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.cli import main
-from syntha_redis.config import Settings
-from syntha_redis.http import ProbeServer
-from syntha_redis.tool_schemas import TOOL_NAMES, get_all_tool_schemas
+from syntha_redis.core.config import Settings
+from syntha_redis.ops.http import ProbeServer
 from syntha_redis.tools import ToolHandler
 from tests.conftest import raw_client
 from tests.support.async_mesh import EventLoopThread
@@ -536,13 +536,13 @@ def test_the_mcp_server(world: World, backend: str, loop_thread: EventLoopThread
     if world.redis_url is None:  # the MCP server refuses the in-process Redis
         world_url = None
         with pytest.raises(SynthaError):
-            from syntha_redis.mcp_server import build_handler
+            from syntha_redis.ops.mcp_server import build_handler
 
             build_handler(Settings(redis_url=world_url), ATTACKER, "Alice")
         return
     from mcp import Client
 
-    from syntha_redis.mcp_server import build_handler, build_server
+    from syntha_redis.ops.mcp_server import build_handler, build_server
 
     handler = build_handler(Settings(redis_url=world.redis_url, key_prefix=world.prefix,
                                      **{k: v for k, v in LIMITS.items() if k != "auto_cleanup"}),

@@ -12,7 +12,7 @@ import pytest
 
 from syntha_redis import ContextMesh, SynthaValidationError
 from syntha_redis.async_context import AsyncContextMesh
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.tools import ToolHandler
 
 FALSY = ["", 0, False, 0.0]

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from syntha_redis import ContextMesh, SynthaValidationError, keys
-from syntha_redis.scripts import lua_dir
+from syntha_redis import ContextMesh, SynthaValidationError
+from syntha_redis.core import keys
+from syntha_redis.core.scripts import lua_dir
 
 HOSTILE = [
     "}", "{", "{u:other}", "a:item:b", "*", "?", "[a-z]", "\\", "%", "%7D", "a,b", "a|b",

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from syntha_redis import ContextMesh, SynthaQuotaError, SynthaValidationError, keys, limits
+from syntha_redis import ContextMesh, SynthaQuotaError, SynthaValidationError
 from syntha_redis.cli import main
-from syntha_redis.scripts import SCRIPTS
-from syntha_redis.store import Store
+from syntha_redis.core import keys, limits
+from syntha_redis.core.scripts import SCRIPTS
+from syntha_redis.core.store import Store
 
 
 def test_a_client_with_laxer_settings_is_held_to_the_deployments_quota(

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from syntha_redis import ContextMesh, SynthaConnectionError, SynthaPersistenceError, keys
+from syntha_redis import ContextMesh, SynthaConnectionError, SynthaPersistenceError
+from syntha_redis.core import keys
 from tests.support.servers import RedisProcess
 
 
@@ -66,7 +67,7 @@ def test_out_of_memory_is_a_clear_error_and_keeps_what_is_stored(server: RedisPr
 def test_the_snapshotter_reads_items_after_the_script_cache_is_flushed(
     server: RedisProcess, tmp_path: Path
 ) -> None:
-    from syntha_redis.config import Settings
+    from syntha_redis.core.config import Settings
     from syntha_redis.snapshot import Snapshotter, SqliteDB
 
     mesh = ContextMesh(user_id="u", redis_url=server.url)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import redis
 
 from syntha_redis import ContextMesh
-from syntha_redis.sweeper import Sweeper
+from syntha_redis.live.sweeper import Sweeper
 from tests.support.servers import RedisProcess
 
 SPAWN = mp.get_context("spawn")

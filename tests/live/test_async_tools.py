@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from syntha_redis.agents.handler import ToolHandler
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.context import ContextMesh
-from syntha_redis.tool_handler import ToolHandler
 
 CALLS: list[tuple[str, dict[str, Any]]] = [
     ("subscribe_to_topics", {"topics": ["deals", "ops"]}),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from itertools import islice
 
 from syntha_redis import ContextMesh
-from syntha_redis.sweeper import Sweeper
+from syntha_redis.live.sweeper import Sweeper
 
 
 def expire_one(mesh: ContextMesh) -> None:

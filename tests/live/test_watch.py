@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from syntha_redis import ContextMesh, SynthaValidationError
-from syntha_redis.events import ChangeEvent
+from syntha_redis.live.events import ChangeEvent
 
 
 def drain(mesh: ContextMesh, agent: str, since: str | ChangeEvent | None) -> list[ChangeEvent]:
@@ -161,7 +161,7 @@ def test_bad_cursor_is_refused(mesh: ContextMesh, since: object) -> None:
 
 
 def test_a_refused_wake_subscription_backs_off_instead_of_spinning() -> None:
-    from syntha_redis.wakeups import backoff
+    from syntha_redis.live.wakeups import backoff
 
     pauses = [backoff(n, 1.0) for n in range(8)]
     assert pauses[0] > 0 and pauses == sorted(pauses) and pauses[-1] == 1.0

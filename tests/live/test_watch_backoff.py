@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from syntha_redis.config import Settings
-from syntha_redis.events import Cursor, WatchState
+from syntha_redis.core.config import Settings
+from syntha_redis.core.operations import MeshOperations
 from syntha_redis.exceptions import (
     SynthaConnectionError,
     SynthaPermissionError,
     SynthaTimeoutError,
 )
-from syntha_redis.operations import MeshOperations
+from syntha_redis.live.events import Cursor, WatchState
 
 DOWN = SynthaConnectionError("cannot reach Redis", suggestions=["Check the server"])
 

@@ -19,7 +19,7 @@ import pytest
 from syntha_redis import ContextMesh, SynthaConnectionError
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.cli import main
-from syntha_redis.events import ChangeEvent
+from syntha_redis.live.events import ChangeEvent
 from tests.support.servers import RedisProcess
 
 FAST: dict[str, Any] = {

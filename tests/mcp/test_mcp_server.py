@@ -21,10 +21,10 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from syntha_redis import AsyncContextMesh, ContextMesh, Settings
+from syntha_redis.agents.schemas import TOOL_NAMES, get_tool_schema
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.cli import main
-from syntha_redis.mcp_server import build_handler
-from syntha_redis.tool_schemas import TOOL_NAMES, get_tool_schema
+from syntha_redis.ops.mcp_server import build_handler
 from tests.support.servers import RedisProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]

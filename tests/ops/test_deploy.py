@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from syntha_redis.cli import build_parser
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.persistence import DATABASE_URL_VARIABLES
 from tests.support.servers import free_port
 

@@ -8,8 +8,8 @@ from types import ModuleType
 
 import yaml
 
-from syntha_redis.config import Settings
-from syntha_redis.fleet_metrics import SERIES
+from syntha_redis.core.config import Settings
+from syntha_redis.ops.fleet_metrics import SERIES
 
 REPO = Path(__file__).resolve().parents[2]
 

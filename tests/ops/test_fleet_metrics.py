@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from syntha_redis import ContextMesh, keys
-from syntha_redis.config import Settings
-from syntha_redis.fleet_metrics import FleetMetrics, FleetReading, read_fleet
-from syntha_redis.http import ProbeServer, start_http_server
+from syntha_redis import ContextMesh
+from syntha_redis.core import keys
+from syntha_redis.core.config import Settings
+from syntha_redis.core.store import Store
+from syntha_redis.ops.fleet_metrics import FleetMetrics, FleetReading, read_fleet
+from syntha_redis.ops.http import ProbeServer, start_http_server
 from syntha_redis.snapshot import Snapshotter, SqliteDB
-from syntha_redis.store import Store
 from tests.conftest import delete_prefix
 from tests.support.servers import free_port
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from syntha_redis import ContextMesh
-from syntha_redis.config import Settings
-from syntha_redis.http import ProbeServer, start_http_server
+from syntha_redis.core.config import Settings
+from syntha_redis.ops.http import ProbeServer, start_http_server
 from tests.support.servers import RedisProcess
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from syntha_redis.fleet_metrics import SERIES
+from syntha_redis.ops.fleet_metrics import SERIES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROCESS_SERIES = {

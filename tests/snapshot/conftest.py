@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.snapshot import PostgresDB, SnapshotDB, SqliteDB
 from tests.support.servers import RedisProcess
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from syntha_redis import ContextMesh
-from syntha_redis.codec import decode_value
-from syntha_redis.config import Settings
+from syntha_redis.core.codec import decode_value
+from syntha_redis.core.config import Settings
 from syntha_redis.snapshot import SnapshotDB, Snapshotter
 from syntha_redis.snapshot.schema import MIGRATIONS
 

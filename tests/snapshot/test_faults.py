@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from syntha_redis import ContextMesh
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaError
 from syntha_redis.snapshot import PoolSizes, PostgresDB, SnapshotDB, Snapshotter, verify_user
 from tests.snapshot.proxy import Proxy

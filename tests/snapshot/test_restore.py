@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from syntha_redis import ContextMesh
-from syntha_redis.config import Settings
+from syntha_redis.core.config import Settings
 from syntha_redis.snapshot import SnapshotDB, Snapshotter, restore_user
 from tests.support.servers import RedisProcess
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from syntha_redis.calls import Call
 from syntha_redis.context import ContextMesh
-from syntha_redis.store import Store
+from syntha_redis.core.calls import Call
+from syntha_redis.core.store import Store
 
 
 class RecordingStore(Store):

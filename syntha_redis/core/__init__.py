@@ -1,0 +1,19 @@
+"""The core: one user's keyspace on Redis, and the one path to it.
+
+    keys.py         every Redis name (the keyspace contract)
+    codec.py        values to bytes and back (msgpack)
+    config.py       ``Settings``: one typed settings object
+    connection.py   clients, pools, error translation
+    calls.py        ``ScriptCall`` / ``CommandCall``: what an operation asks of Redis
+    scripts.py      the Lua scripts of ``syntha_redis/lua/``, loaded by SHA
+    store.py        ``Store`` / ``AsyncStore``: the only path to Redis
+    metrics.py      the store's Prometheus timings (off unless enabled)
+    operations.py   the mesh's operations, as generators (sync and async share them)
+    topic_operations.py, batches.py   topics and multi-item operations
+    limits.py, registry.py            limits kept in Redis, the user registry
+    models.py       ``StoredItem`` / ``ContextItem``
+    health.py       the health probe (an operation like the others)
+
+Nothing here imports from the layers above (``live``, ``agents``, ``snapshot``,
+``ops``, ``cli``) or from the mesh classes.
+"""
