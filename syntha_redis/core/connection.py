@@ -46,8 +46,11 @@ SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 SyncClient = redis.Redis | RedisCluster
 
 _lock = threading.Lock()
-_clients: dict[tuple[int, str | None], SyncClient] = {}
-_async_clients: dict[tuple[int, int, str | None], Any] = {}
+# A client is shared by the meshes whose settings shape it alike: the URL and the
+# pool's size, waits and retries (two meshes with other timeouts get two pools).
+PoolKey = tuple[str | None, int, float, float, float, int, int]
+_clients: dict[tuple[int, PoolKey], SyncClient] = {}
+_async_clients: dict[tuple[int, int, PoolKey], Any] = {}
 _embedded_server: Any = None
 _warned_embedded = False
 
@@ -202,9 +205,16 @@ def _build(settings: Settings) -> SyncClient:
     return redis.Redis(connection_pool=pool)
 
 
+def pool_key(settings: Settings) -> PoolKey:
+    """What makes two settings share a client: the URL and every pool option."""
+    return (settings.redis_url, settings.pool_size, settings.pool_timeout,
+            settings.socket_timeout, settings.connect_timeout, settings.retries,
+            settings.health_check_interval)
+
+
 def get_client(settings: Settings) -> SyncClient:
-    """The process's shared sync client for ``settings.redis_url``."""
-    key = (os.getpid(), settings.redis_url)
+    """The process's shared sync client for ``settings.redis_url`` and its pool options."""
+    key = (os.getpid(), pool_key(settings))
     client = _clients.get(key)
     if client is None:
         with _lock:
@@ -215,8 +225,9 @@ def get_client(settings: Settings) -> SyncClient:
 
 
 def get_async_client(settings: Settings, loop_id: int) -> Any:
-    """The shared asyncio client for ``settings.redis_url`` on one event loop."""
-    key = (os.getpid(), loop_id, settings.redis_url)
+    """The shared asyncio client for ``settings.redis_url`` and its pool options on
+    one event loop."""
+    key = (os.getpid(), loop_id, pool_key(settings))
     client = _async_clients.get(key)
     if client is not None:
         return client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from syntha_redis import (
+    AsyncContextMesh,
     ContextMesh,
     Settings,
     SynthaConfigurationError,
@@ -67,6 +69,29 @@ def test_invalid_setting_names_the_field() -> None:
 def test_pool_size_and_overflow_size_the_redis_pool() -> None:
     mesh = ContextMesh(user_id="u", pool_size=20, max_overflow=30, pool_timeout=7)
     assert mesh.settings.pool_size == 50 and mesh.settings.pool_timeout == 7
+
+
+def test_meshes_with_other_pool_options_get_their_own_pool() -> None:
+    url = backend_url("redis")
+    small = ContextMesh(user_id="u", redis_url=url, pool_size=3, socket_timeout=1.5)
+    big = ContextMesh(user_id="u", redis_url=url, pool_size=40, socket_timeout=1.5)
+    alike = ContextMesh(user_id="v", redis_url=url, pool_size=3, socket_timeout=1.5)
+    assert small.store.client.connection_pool.max_connections == 3
+    assert big.store.client.connection_pool.max_connections == 40
+    assert alike.store.client is small.store.client  # same options: one shared pool
+
+
+def test_async_meshes_with_other_pool_options_get_their_own_pool() -> None:
+    url = backend_url("redis")
+
+    async def pools() -> list[int]:
+        meshes = [AsyncContextMesh(user_id="u", redis_url=url, pool_size=n) for n in (4, 9)]
+        sizes = [m.store.client.connection_pool.max_connections for m in meshes]
+        for mesh in meshes:
+            await mesh.close()
+        return sizes
+
+    assert asyncio.run(pools()) == [4, 9]
 
 
 def test_environment_configures_the_mesh(monkeypatch: pytest.MonkeyPatch) -> None:
