@@ -12,22 +12,20 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
+from syntha_redis.core.calls import CommandCall, Operation
 from syntha_redis.core.config import Settings
-from syntha_redis.core.connection import get_client, translate_error
 from syntha_redis.core.keys import outcomes_stream
-from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.core.store import Store
+from syntha_redis.exceptions import SynthaConfigurationError
 
 __all__ = ["AgentOutcome", "OutcomeLogger", "STORAGE_TYPES"]
 
 STORAGE_TYPES = ("memory", "file", "sqlite", "redis")
-
-_T = TypeVar("_T")
 
 
 @dataclass
@@ -176,51 +174,49 @@ class _SqliteStorage:
 
 
 class _RedisStorage:
-    """One stream (XADD MAXLEN ~) per namespace; stream ids give the time windows."""
+    """One stream (XADD MAXLEN ~) per namespace; stream ids give the time windows.
+    Every call goes through a ``Store`` (metered and error-translated like the mesh's)."""
 
     def __init__(self, redis_url: str | None, namespace: str, max_outcomes: int) -> None:
         self.settings = Settings.from_env(redis_url=redis_url)
-        self.client = get_client(self.settings)
+        self.store = Store(self.settings)
         self.key = outcomes_stream(self.settings.key_prefix, namespace)
         self.max_outcomes = max_outcomes
 
-    def _run(self, operation: str, call: Callable[[], _T]) -> _T:
-        try:
-            return call()
-        except SynthaError:
-            raise
-        except Exception as e:
-            raise translate_error(e, self.settings, operation) from e
-
-    def _cutoff_id(self, age_seconds: float) -> str:
-        seconds, micros = self.client.time()
-        return str(max(0, int((seconds + micros / 1e6 - age_seconds) * 1000)))
-
     def append(self, outcome: AgentOutcome) -> None:
-        entry: dict[Any, Any] = {"outcome": outcome.to_json()}
-        self._run(
-            "log_outcome",
-            lambda: self.client.xadd(self.key, entry, maxlen=self.max_outcomes, approximate=True),
-        )
+        self.store.run(log_outcome(self.key, outcome.to_json(), self.max_outcomes))
 
     def since(self, max_age_seconds: float) -> list[AgentOutcome]:
-        entries: Any = self._run(
-            "get_recent_outcomes",
-            lambda: self.client.xrange(self.key, min=self._cutoff_id(max_age_seconds)),
-        )
+        entries = self.store.run(get_recent_outcomes(self.key, max_age_seconds))
         return [AgentOutcome.from_dict(json.loads(fields[b"outcome"])) for _, fields in entries]
 
-    def _clear(self, older_than_seconds: float | None) -> int:
-        if older_than_seconds is None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.xlen(self.key)
-            pipe.delete(self.key)
-            return int(pipe.execute()[0])
-        cutoff = self._cutoff_id(older_than_seconds)
-        return int(self.client.xtrim(self.key, minid=cutoff, approximate=False))
-
     def clear(self, older_than_seconds: float | None) -> int:
-        return self._run("clear_outcomes", lambda: self._clear(older_than_seconds))
+        if older_than_seconds is None:
+            length, _ = self.store.execute_atomic(
+                [CommandCall(("XLEN", self.key)), CommandCall(("DEL", self.key))]
+            )
+            return int(length)
+        return self.store.run(clear_outcomes(self.key, older_than_seconds))
+
+
+def _cutoff_id(age_seconds: float) -> Operation[str]:
+    """The stream id ``age_seconds`` before the server's clock."""
+    seconds, micros = yield CommandCall(("TIME",))
+    return str(max(0, int((int(seconds) + int(micros) / 1e6 - age_seconds) * 1000)))
+
+
+def log_outcome(key: str, outcome: str, max_outcomes: int) -> Operation[None]:
+    yield CommandCall(("XADD", key, "MAXLEN", "~", max_outcomes, "*", "outcome", outcome))
+
+
+def get_recent_outcomes(key: str, max_age_seconds: float) -> Operation[Any]:
+    cutoff = yield from _cutoff_id(max_age_seconds)
+    return (yield CommandCall(("XRANGE", key, cutoff, "+")))
+
+
+def clear_outcomes(key: str, older_than_seconds: float) -> Operation[int]:
+    cutoff = yield from _cutoff_id(older_than_seconds)
+    return int((yield CommandCall(("XTRIM", key, "MINID", cutoff))))
 
 
 def _open_storage(

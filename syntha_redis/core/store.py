@@ -219,6 +219,17 @@ class Store:
             _note_failure(self.snapshot, e)
             raise translate_error(e, self.settings, call.name) from e
 
+    def execute_atomic(self, calls: list[CommandCall]) -> list[Any]:
+        """Plain commands as one MULTI/EXEC transaction, in one round trip (all
+        their keys in one slot on a Cluster); their replies, in order. Not guarded."""
+        pipe = self.client.pipeline(transaction=True)
+        for call in calls:
+            pipe.execute_command(*call.args)
+        try:
+            return list(pipe.execute())
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, calls[0].name) from e
+
     def execute_scripts(self, calls: list[ScriptCall]) -> list[Any]:
         """EVALSHA of every call in one round trip (a pipeline; one call at a time
         on a Cluster, where redis-py refuses scripts in pipelines); the scripts

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import syntha_redis.reports as reports
-from syntha_redis import SynthaConfigurationError
+from syntha_redis import SynthaConfigurationError, SynthaConnectionError
 from syntha_redis.core import keys
 from syntha_redis.core.config import Settings
 from syntha_redis.reports import OutcomeLogger
@@ -180,3 +180,11 @@ def test_misconfigured_storage_is_a_configuration_error(storage: str, missing: s
 def test_outcome_round_trips_through_a_dict() -> None:
     outcome = reports.AgentOutcome(time.time(), "A", "t", True, metadata={"k": 1})
     assert reports.AgentOutcome.from_dict(outcome.to_dict()) == outcome
+
+
+def test_an_unreachable_redis_is_a_connection_error_naming_the_server() -> None:
+    outcomes = OutcomeLogger("redis", redis_url="redis://127.0.0.1:1/0",
+                             namespace=f"down-{uuid.uuid4().hex}")
+    with pytest.raises(SynthaConnectionError) as info:
+        outcomes.log_outcome("A", "t", True)
+    assert "127.0.0.1:1" in info.value.message + str(info.value.suggestion)
