@@ -1,39 +1,83 @@
 -- visible.lua: every live item an agent may see, in one server-side read.
 --
 -- KEYS[1] user root
--- ARGV[1] agent token   ARGV[2] max items   ARGV[3] '1' = with values, '0' = metadata only
--- Returns {agent_topics, truncated (0/1), tok, value|'', version, author, created_ms,
---          expires_ms, topics_csv, subs_csv, tok, ...} (8 fields per item),
---          oldest item first (ties by key token)
-local agent, limit, with_values = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+-- ARGV[1] agent token   ARGV[2] max items
+-- ARGV[3] what each item carries: '1' = every field, '0' = every field but the value
+--         (sent as ''), 'kv' = only the key token and the value
+-- Returns {agent_topics, truncated (0/1), item, item, ...}, oldest item first (ties
+--         by key token); an item is 8 fields {tok, value|'', version, author,
+--         created_ms, expires_ms, topics_csv, subs_csv}, or 2 {tok, value} for 'kv'
+--
+-- The cost is per candidate, so the loop does as little as it can: one HMGET,
+-- a visibility test by plain string search, and a sort on strings (created ms
+-- are 13 digits from 2001 to 2286, so string order is time order) with Lua's
+-- own comparator instead of a Lua function.
+local agent, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local agent_topics = redis.call('SMEMBERS', K_ATOPICS .. agent)
 local follows = set_of(agent_topics)
-local sets = {K_GLOBAL, K_DIRECT .. agent}
-for _, t in ipairs(agent_topics) do sets[#sets + 1] = K_TITEMS .. t end
-local candidates = redis.call('SUNION', unpack(sets))
-local now = now_ms()
-local truncated = 0
-local rows = {}
-local fields = {'version', 'author', 'created', 'expires', 'topics', 'subs'}
-if with_values then fields = {'value', 'version', 'author', 'created', 'expires', 'topics', 'subs'} end
-for _, tok in ipairs(candidates) do
-  if #rows >= limit then truncated = 1; break end
-  local h = redis.call('HMGET', K_ITEM .. tok, unpack(fields))
-  if not with_values then table.insert(h, 1, '') end
-  local expires = tonumber(h[5])
-  -- index entries are re-checked against the item itself: a stale entry never leaks
-  if h[2] and (expires == 0 or expires > now) and visible_to(agent, h[6], h[7], follows) then
-    rows[#rows + 1] = {tok = tok, created = tonumber(h[4]), h = h}
+-- SMEMBERS of each index and a Lua table to drop duplicates: cheaper than
+-- SUNION, which builds a temporary set inside Redis
+local candidates, seen = {}, {}
+local function add(set_key)
+  for _, tok in ipairs(redis.call('SMEMBERS', set_key)) do
+    if not seen[tok] then seen[tok] = true; candidates[#candidates + 1] = tok end
   end
 end
--- ordered here, where the numbers already are, rather than by every client
-table.sort(rows, function(a, b)
-  if a.created ~= b.created then return a.created < b.created end
-  return a.tok < b.tok
-end)
+add(K_GLOBAL)
+add(K_DIRECT .. agent)
+for _, t in ipairs(agent_topics) do add(K_TITEMS .. t) end
+
+local fields
+if mode == 'kv' then
+  fields = {'created', 'topics', 'subs', 'value'}
+elseif mode == '1' then
+  fields = {'created', 'topics', 'subs', 'value', 'version', 'author', 'expires'}
+else
+  fields = {'created', 'topics', 'subs', 'version', 'author', 'expires'}
+end
+local needle = ',' .. agent .. ','
+local truncated = 0
+local order, rows = {}, {}
+for _, tok in ipairs(candidates) do
+  if #order >= limit then truncated = 1; break end
+  -- Redis's own expiry hides an expired item; a stale index entry (an item
+  -- gone, moved or re-routed) is re-checked against the item itself
+  local h = redis.call('HMGET', K_ITEM .. tok, unpack(fields))
+  if h[1] then
+    local topics, subs = h[2], h[3]
+    local ok = topics == '' and subs == ''
+    if not ok and subs ~= '' then
+      ok = string.find(',' .. subs .. ',', needle, 1, true) ~= nil
+    end
+    if not ok and topics ~= '' then
+      for t in string.gmatch(topics, '[^,]+') do
+        if follows[t] then ok = true; break end
+      end
+    end
+    if ok then
+      local created = h[1]
+      if #created ~= 13 then created = string.format('%013d', tonumber(created)) end
+      local sort_key = created .. '\0' .. tok
+      order[#order + 1] = sort_key
+      rows[sort_key] = {tok, h}
+    end
+  end
+end
+table.sort(order)
 local out = {agent_topics, truncated}
-for _, row in ipairs(rows) do
-  out[#out + 1] = row.tok
-  for i = 1, 7 do out[#out + 1] = row.h[i] end
+local n = 2
+for _, sort_key in ipairs(order) do
+  local row = rows[sort_key]
+  local tok, h = row[1], row[2]
+  if mode == 'kv' then
+    out[n + 1], out[n + 2] = tok, h[4]
+    n = n + 2
+  else
+    local value, at = '', 4
+    if mode == '1' then value, at = h[4], 5 end
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = tok, value, h[at], h[at + 1]
+    out[n + 5], out[n + 6], out[n + 7], out[n + 8] = h[1], h[at + 2], h[2], h[3]
+    n = n + 8
+  end
 end
 return out

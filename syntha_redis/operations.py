@@ -287,10 +287,11 @@ class MeshOperations:
         """Just the value (``get()``): no metadata to fetch or build."""
         tok = self.key_token(key)
         if agent_name is not None:
-            reply = yield self._script("get", tok, self.name_token(agent_name, "agent_name"))
-            return decode_value(reply[1]) if int(reply[0]) else None
-        root = self.keys.root
-        data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
+            agent = self.name_token(agent_name, "agent_name")
+            data = yield self._script("get", tok, agent, "v")
+        else:
+            root = self.keys.root
+            data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
         return None if data is None else decode_value(data)
 
     def visible_rows(
@@ -314,9 +315,12 @@ class MeshOperations:
         return topics, [self._item(None, row, with_values) for row in rows]
 
     def visible_values(self, agent_name: str) -> Operation[dict[str, Any]]:
-        """``{key: value}`` of what the agent can see, oldest first (no metadata objects)."""
-        _, rows = yield from self.visible_rows(agent_name)
-        return {keys.decode(row[0]): decode_value(row[1]) for row in rows}
+        """``{key: value}`` of what the agent can see, oldest first (no metadata objects:
+        the script sends only each key and value)."""
+        agent = self.name_token(agent_name, "agent_name")
+        reply = yield self._script("visible", agent, self.settings.max_visible_items, "kv")
+        return {keys.decode(reply[i]): decode_value(reply[i + 1])
+                for i in range(2, len(reply), 2)}
 
     def visible_keys(self, agent_name: str) -> Operation[list[str]]:
         _, rows = yield from self.visible_rows(agent_name, with_values=False)
