@@ -59,7 +59,7 @@ class Cost:
 
     name: str
     per_round: list[float] = field(default_factory=list)
-    nested: dict[str, float] = field(default_factory=dict)  # calls per operation
+    nested: dict[str, tuple[float, float]] = field(default_factory=dict)  # calls, µs per op
 
     @property
     def usec(self) -> float:
@@ -83,7 +83,7 @@ class Server:
             if command in top:
                 usec += row["usec"]
             elif not command.startswith(("config", "info")):
-                nested[command] = row["calls"] / ops
+                nested[command] = (row["calls"] / ops, row["usec"] / ops)
         cost.per_round.append(usec / ops)
         cost.nested = nested
 
@@ -295,10 +295,10 @@ def report(costs: dict[str, Cost], mem: dict[str, float], clients: dict[str, flo
           f"{bare:<40} {mem['item'] / mem['raw_item']:5.1f}x  <= 750 B")
     print(f"{'retry record, while it lives':<34} {mem['retry_record']:>8.0f}B  "
           f"{'':<40} {'':>6}  <= 100 B")
-    print("\nwhat one operation runs inside the server (calls per operation):")
+    print("\nwhat one operation runs inside the server (command calls x µs, per operation):")
     for cost in (c["push"], c["get"], c["visible"], c["push_many"]):
-        inner = ", ".join(f"{k} {v:g}" for k, v in sorted(cost.nested.items(),
-                                                          key=lambda kv: -kv[1]))
+        inner = ", ".join(f"{k} {n:g}x{u:.1f}" for k, (n, u) in sorted(
+            cost.nested.items(), key=lambda kv: -kv[1][1]))
         print(f"  {cost.name:<10} {inner}")
     print("\nclient side (same server, alternating blocks)")
     print(f"  push / raw MULTI round trip          {clients['push_ratio']:.2f}x  target >= 0.85x")

@@ -45,6 +45,14 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Now in ms, as a number and as a string (built from TIME's strings: a number
+-- handed to redis.call costs a conversion each time).
+local function clock()
+  local t = redis.call('TIME')
+  local s = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
+  return tonumber(s), s
+end
+
 local function split(text, sep)
   local out = {}
   if text == nil or text == false or text == '' then return out end
@@ -103,27 +111,41 @@ local function unindex(tok)
   return size, topics, subs
 end
 
+-- The version next_version() gave out last (this call's latest change).
+local last_version = 0
+
+-- Drop the stream's events older than the stream max age (ms since the epoch: 13
+-- digits, which tostring() keeps exact).
+local function trim_by_age(now)
+  redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(now - tonumber(ARGV[3])))
+end
+
 -- Append a change event to the user's stream (the truth) and wake readers
 -- (pub/sub is only a hint; readers resume from their last event id).
+-- XADD trims by length on every call; the trim by age walks the stream's
+-- head, so it runs on every 64th version only (and in every sweep).
 local function emit(fields)
   local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  local ms = tonumber(string.match(id, '^(%d+)'))
-  redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(ms - tonumber(ARGV[3])))
+  if last_version % 64 == 0 then trim_by_age(tonumber(string.match(id, '^(%d+)'))) end
   redis.call('PEXPIRE', K_STREAM, ARGV[4])
   redis.call('SPUBLISH', K_WAKE, id)
   return id
 end
 
--- The user's next version. A new (or wiped) keyspace starts its counter at the
--- server clock in microseconds, so versions still grow after Redis loses its
--- data and the snapshot's version guard never takes new writes for old ones.
+-- The user's next version: INCR, which starts a missing counter at 1. A new
+-- (or wiped) keyspace starts its counter at the server clock in microseconds
+-- instead, so versions still grow after Redis loses its data and the
+-- snapshot's version guard never takes new writes for old ones.
 -- (Redis passes Lua numbers to commands exactly up to 2^53; tostring() would not.)
 local function next_version()
-  if redis.call('EXISTS', K_VER) == 0 then
+  local ver = redis.call('INCR', K_VER)
+  if ver == 1 then
     local t = redis.call('TIME')
     redis.call('SET', K_VER, t[1] .. string.format('%06d', tonumber(t[2])))
+    ver = redis.call('INCR', K_VER)
   end
-  return redis.call('INCR', K_VER)
+  last_version = ver
+  return ver
 end
 
 -- Drop expired items from the indexes and record an 'expired' event for each.
@@ -148,6 +170,12 @@ local function replayed()
   local out = split(r, '|')
   for i, v in ipairs(out) do if v == '~' then out[i] = '' end end
   return out
+end
+
+-- remember() with the record already encoded (numbers as decimal strings).
+local function remember_as(result, record)
+  if ARGV[1] ~= '' then redis.call('SET', K_OP .. ARGV[1], record, 'PX', ARGV[5]) end
+  return result
 end
 
 local function remember(result)

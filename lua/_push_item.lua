@@ -23,8 +23,12 @@ end
 -- usage = {items=n, bytes=n} accumulates the effect of earlier items of a batch.
 local function check_item(spec, usage, max_items, max_bytes, now)
   local key = K_ITEM .. spec.tok
-  local cur = redis.call('HMGET', key, 'version', 'value')
+  local cur = redis.call('HMGET', key, 'version', 'value', 'topics', 'subs', 'expires')
   local exists = cur[1] ~= false
+  -- what store_item() may take as the item's indexes; a key twice in one batch
+  -- is re-read there, after its first write
+  if usage.toks[spec.tok] then spec.old = nil else spec.old = cur end
+  usage.toks[spec.tok] = true
   local cur_ver = tonumber(cur[1]) or 0
   if spec.expected ~= '' and tonumber(spec.expected) ~= cur_ver then
     return {0, 'conflict', spec.tok, cur_ver, cur[2] or ''}
@@ -61,36 +65,89 @@ local function check_item(spec, usage, max_items, max_bytes, now)
   return nil
 end
 
--- Writes the item hash (with the given version and times) and every index of it.
--- Records no event: write_item() does, restore.lua replays rows already captured.
-local function store_item(spec, ver, created, expires)
-  local key = K_ITEM .. spec.tok
-  unindex(spec.tok)
-  redis.call('HSET', key, 'value', spec.value, 'version', ver, 'author', spec.author,
-    'created', created, 'expires', expires, 'topics', spec.topics, 'subs', spec.subs)
-  if expires > 0 then
-    redis.call('PEXPIREAT', key, expires)
-    redis.call('ZADD', K_EXP, expires, spec.tok)
-    redis.call('HSET', K_ROUTES, spec.tok,
-      string.len(spec.value) .. '|' .. spec.topics .. '|' .. spec.subs)
-  else
-    redis.call('PERSIST', key)
+-- Adds tok to the index sets (prefix .. name) of the names in new_csv and drops
+-- it from those only in old_csv.
+local function reindex(prefix, tok, old_csv, new_csv)
+  if old_csv == new_csv then return end
+  if old_csv == '' then
+    for name in string.gmatch(new_csv, '[^,]+') do redis.call('SADD', prefix .. name, tok) end
+    return
   end
-  redis.call('SADD', K_ITEMS, spec.tok)
-  if spec.topics == '' and spec.subs == '' then redis.call('SADD', K_GLOBAL, spec.tok) end
-  for _, t in ipairs(split(spec.topics)) do redis.call('SADD', K_TITEMS .. t, spec.tok) end
-  for _, s in ipairs(split(spec.subs)) do redis.call('SADD', K_DIRECT .. s, spec.tok) end
-  redis.call('INCRBY', K_BYTES, string.len(spec.value))
+  local was = set_of(split(old_csv))
+  local now = set_of(split(new_csv))
+  for name in pairs(was) do
+    if not now[name] then redis.call('SREM', prefix .. name, tok) end
+  end
+  for name in pairs(now) do
+    if not was[name] then redis.call('SADD', prefix .. name, tok) end
+  end
 end
 
--- Writes the item and its indexes, records the event. Returns {version, created, expires}.
-local function write_item(spec, now)
+-- Writes the item hash (with the given version and times) and every index of it.
+-- Records no event: write_item() does, restore.lua replays rows already captured.
+-- ver and created go to Redis as given (strings cost no conversion); expires is
+-- a number, exp_s the same as a string.
+--
+-- spec.old, when check_item() read it, is the item as it was: {version, value,
+-- topics, subs, expires} (all false if there was none). An existing item's
+-- indexes are what its fields say, so only the difference is written. A new
+-- key has none, unless an expired item of that key awaits its prune: its
+-- expiry entry is still there, which the ZADD (or ZREM) of the new item tells.
+-- Without spec.old (restore.lua) every index of the key is cleared first.
+local function store_item(spec, ver, created, expires, exp_s)
+  local tok, key, old = spec.tok, K_ITEM .. spec.tok, spec.old
+  local old_topics, old_subs, old_size, old_expires = '', '', 0, 0
+  local indexed, timed = false, false
+  if old and old[1] then
+    old_topics, old_subs, old_size = old[3] or '', old[4] or '', string.len(old[2] or '')
+    old_expires, indexed = tonumber(old[5]) or 0, true
+  elseif not old then
+    unindex(tok)
+  elseif expires > 0 then
+    timed = true
+    if redis.call('ZADD', K_EXP, exp_s, tok) == 0 then
+      unindex(tok)
+      redis.call('ZADD', K_EXP, exp_s, tok)
+    end
+  elseif redis.call('ZREM', K_EXP, tok) == 1 then
+    unindex(tok)
+  end
+  redis.call('HSET', key, 'value', spec.value, 'version', ver, 'author', spec.author,
+    'created', created, 'expires', exp_s, 'topics', spec.topics, 'subs', spec.subs)
+  if expires > 0 then
+    redis.call('PEXPIREAT', key, exp_s)
+    if not timed then redis.call('ZADD', K_EXP, exp_s, tok) end
+    redis.call('HSET', K_ROUTES, tok,
+      string.len(spec.value) .. '|' .. spec.topics .. '|' .. spec.subs)
+  elseif old_expires > 0 then
+    redis.call('PERSIST', key)
+    redis.call('ZREM', K_EXP, tok)
+    redis.call('HDEL', K_ROUTES, tok)
+  end
+  if not indexed then redis.call('SADD', K_ITEMS, tok) end
+  local was_global = indexed and old_topics == '' and old_subs == ''
+  local is_global = spec.topics == '' and spec.subs == ''
+  if is_global and not was_global then redis.call('SADD', K_GLOBAL, tok)
+  elseif was_global and not is_global then redis.call('SREM', K_GLOBAL, tok) end
+  reindex(K_TITEMS, tok, old_topics, spec.topics)
+  reindex(K_DIRECT, tok, old_subs, spec.subs)
+  local grown = string.len(spec.value) - old_size
+  if grown ~= 0 then redis.call('INCRBY', K_BYTES, grown) end
+end
+
+-- Writes the item and its indexes, records the event. now_s is now as a string.
+-- Returns version and expires_ms (0 = never), as numbers and as strings.
+local function write_item(spec, now, now_s)
   local ver = next_version()
+  local ver_s = string.format('%d', ver)
   local ttl = tonumber(spec.ttl)
-  local expires = 0
-  if ttl > 0 then expires = now + ttl end
-  store_item(spec, ver, now, expires)
-  emit({'type', 'pushed', 'key', spec.tok, 'ver', ver, 'by', spec.author,
-        'topics', spec.topics, 'subs', spec.subs, 'exp', expires})
-  return ver, expires
+  local expires, exp_s = 0, '0'
+  if ttl > 0 then
+    expires = now + ttl
+    exp_s = string.format('%d', expires)
+  end
+  store_item(spec, ver_s, now_s, expires, exp_s)
+  emit({'type', 'pushed', 'key', spec.tok, 'ver', ver_s, 'by', spec.author,
+        'topics', spec.topics, 'subs', spec.subs, 'exp', exp_s})
+  return ver, expires, ver_s, exp_s
 end

@@ -12,12 +12,12 @@
 --      or {0, 'quota_items' | 'quota_bytes', key, used, limit}
 local prior = replayed()
 if prior then return prior end
-local now = now_ms()
+local now, now_s = clock()
 local spec = {tok = ARGV[9], value = ARGV[10], author = ARGV[11], topics = ARGV[12],
               subs = ARGV[13], ttl = ARGV[14], expected = ARGV[15]}
 local max_items, max_bytes = read_limits()
 prune_for_quotas(now, max_items, max_bytes)
-local failure = check_item(spec, {items = 0, bytes = 0, seen = {}}, max_items, max_bytes, now)
+local failure = check_item(spec, {items = 0, bytes = 0, seen = {}, toks = {}}, max_items, max_bytes, now)
 if failure then return failure end
-local ver, expires = write_item(spec, now)
-return remember({1, ver, now, expires})
+local ver, expires, ver_s, exp_s = write_item(spec, now, now_s)
+return remember_as({1, ver, now, expires}, '1|' .. ver_s .. '|' .. now_s .. '|' .. exp_s)

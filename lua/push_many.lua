@@ -13,10 +13,10 @@
 --      or the failure of the first item that may not be written (see push.lua)
 local prior = replayed()
 if prior then return prior end
-local now = now_ms()
+local now, now_s = clock()
 local max_items, max_bytes = read_limits()
 prune_for_quotas(now, max_items, max_bytes)
-local usage = {items = 0, bytes = 0, seen = {}}
+local usage = {items = 0, bytes = 0, seen = {}, toks = {}}
 local specs = {}
 for b = 9, #ARGV, 7 do
   local spec = {tok = ARGV[b], value = ARGV[b + 1], author = ARGV[b + 2], topics = ARGV[b + 3],
@@ -25,10 +25,10 @@ for b = 9, #ARGV, 7 do
   if failure then return failure end
   specs[#specs + 1] = spec
 end
-local out = {1, now}
+local out, record = {1, now}, {'1', now_s}
 for _, spec in ipairs(specs) do
-  local ver, expires = write_item(spec, now)
-  out[#out + 1] = ver
-  out[#out + 1] = expires
+  local ver, expires, ver_s, exp_s = write_item(spec, now, now_s)
+  out[#out + 1], record[#out + 1] = ver, ver_s
+  out[#out + 1], record[#out + 1] = expires, exp_s
 end
-return remember(out)
+return remember_as(out, table.concat(record, '|'))

@@ -51,7 +51,8 @@ for i = FIRST, agents_at - 1, ITEM_FIELDS do
     not_newer = not_newer + 1
   else
     store_item({tok = ARGV[i], value = ARGV[i + 1], author = ARGV[i + 3],
-                topics = ARGV[i + 6], subs = ARGV[i + 7]}, ver, tonumber(ARGV[i + 4]), expires)
+                topics = ARGV[i + 6], subs = ARGV[i + 7]}, ARGV[i + 2], ARGV[i + 4], expires,
+               ARGV[i + 5])
     applied = applied + 1
   end
 end
