@@ -27,48 +27,46 @@ add(K_GLOBAL)
 add(K_DIRECT .. agent)
 for _, t in ipairs(agent_topics) do add(K_TITEMS .. t) end
 
-local fields
-if mode == 'kv' then
-  fields = {'created', 'topics', 'subs', 'value'}
-elseif mode == '1' then
-  fields = {'created', 'topics', 'subs', 'value', 'version', 'author', 'expires'}
-else
-  fields = {'created', 'topics', 'subs', 'version', 'author', 'expires'}
+-- the fields to read, the first three always: created, topics, subs
+local fields = {'created', 'topics', 'subs', 'value', 'version', 'author', 'expires'}
+if mode == 'kv' then fields = {'created', 'topics', 'subs', 'value'}
+elseif mode ~= '1' then fields = {'created', 'topics', 'subs', 'version', 'author', 'expires'} end
+
+-- Does the csv of topic tokens hold one the agent follows? (string.find, not
+-- gmatch: no iterator to allocate per item)
+local function follows_any(csv)
+  local start = 1
+  while true do
+    local comma = string.find(csv, ',', start, true)
+    if follows[string.sub(csv, start, (comma or 0) - 1)] then return true end
+    if not comma then return false end
+    start = comma + 1
+  end
 end
+
 local needle = ',' .. agent .. ','
 local truncated = 0
-local order, rows = {}, {}
+local order, rows, toks = {}, {}, {}
 for _, tok in ipairs(candidates) do
   if #order >= limit then truncated = 1; break end
   -- Redis's own expiry hides an expired item; a stale index entry (an item
   -- gone, moved or re-routed) is re-checked against the item itself
   local h = redis.call('HMGET', K_ITEM .. tok, unpack(fields))
-  if h[1] then
-    local topics, subs = h[2], h[3]
-    local ok = topics == '' and subs == ''
-    if not ok and subs ~= '' then
-      ok = string.find(',' .. subs .. ',', needle, 1, true) ~= nil
-    end
-    if not ok and topics ~= '' then
-      for t in string.gmatch(topics, '[^,]+') do
-        if follows[t] then ok = true; break end
-      end
-    end
-    if ok then
-      local created = h[1]
-      if #created ~= 13 then created = string.format('%013d', tonumber(created)) end
-      local sort_key = created .. '\0' .. tok
-      order[#order + 1] = sort_key
-      rows[sort_key] = {tok, h}
-    end
+  local created, topics, subs = h[1], h[2], h[3]
+  if created and ((topics == '' and subs == '')
+      or (topics ~= '' and follows_any(topics))
+      or (subs ~= '' and string.find(',' .. subs .. ',', needle, 1, true))) then
+    if #created ~= 13 then created = string.format('%013d', tonumber(created)) end
+    local sort_key = created .. '\0' .. tok
+    order[#order + 1] = sort_key
+    rows[sort_key], toks[sort_key] = h, tok
   end
 end
 table.sort(order)
 local out = {agent_topics, truncated}
 local n = 2
 for _, sort_key in ipairs(order) do
-  local row = rows[sort_key]
-  local tok, h = row[1], row[2]
+  local tok, h = toks[sort_key], rows[sort_key]
   if mode == 'kv' then
     out[n + 1], out[n + 2] = tok, h[4]
     n = n + 2
