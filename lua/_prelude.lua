@@ -120,15 +120,20 @@ local function trim_by_age(now)
   redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(now - tonumber(ARGV[3])))
 end
 
--- Append a change event to the user's stream (the truth) and wake readers
--- (pub/sub is only a hint; readers resume from their last event id).
+-- Wake readers of the user's stream (pub/sub is only a hint; readers resume
+-- from their last event id) and keep an active user's stream from expiring.
+local function wake(id)
+  redis.call('PEXPIRE', K_STREAM, ARGV[4])
+  redis.call('SPUBLISH', K_WAKE, id)
+end
+
+-- Append a change event to the user's stream (the truth) and wake readers.
 -- XADD trims by length on every call; the trim by age walks the stream's
 -- head, so it runs on every 64th version only (and in every sweep).
 local function emit(fields)
   local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
   if last_version % 64 == 0 then trim_by_age(tonumber(string.match(id, '^(%d+)'))) end
-  redis.call('PEXPIRE', K_STREAM, ARGV[4])
-  redis.call('SPUBLISH', K_WAKE, id)
+  wake(id)
   return id
 end
 

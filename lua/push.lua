@@ -19,5 +19,5 @@ local max_items, max_bytes = read_limits()
 prune_for_quotas(now, max_items, max_bytes)
 local failure = check_item(spec, {items = 0, bytes = 0, seen = {}, toks = {}}, max_items, max_bytes, now)
 if failure then return failure end
-local ver, expires, ver_s, exp_s = write_item(spec, now, now_s)
-return remember_as({1, ver, now, expires}, '1|' .. ver_s .. '|' .. now_s .. '|' .. exp_s)
+local r = write_items({spec}, now, now_s)[1]
+return remember_as({1, r[1], now, r[2]}, '1|' .. r[3] .. '|' .. now_s .. '|' .. r[4])

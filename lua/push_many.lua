@@ -26,9 +26,8 @@ for b = 9, #ARGV, 7 do
   specs[#specs + 1] = spec
 end
 local out, record = {1, now}, {'1', now_s}
-for _, spec in ipairs(specs) do
-  local ver, expires, ver_s, exp_s = write_item(spec, now, now_s)
-  out[#out + 1], record[#out + 1] = ver, ver_s
-  out[#out + 1], record[#out + 1] = expires, exp_s
+for _, r in ipairs(write_items(specs, now, now_s)) do
+  out[#out + 1], record[#out + 1] = r[1], r[3]
+  out[#out + 1], record[#out + 1] = r[2], r[4]
 end
 return remember_as(out, table.concat(record, '|'))
