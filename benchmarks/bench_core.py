@@ -69,7 +69,7 @@ def bench_backend(
     print(f"\n[{label}] {'operation':<34} {'ours':>12} {'raw':>12} {'ratio':>8}")
 
     def raw_push(i: int) -> object:
-        return client.evalsha(push.sha, 1, root, uuid.uuid4().hex, *head_tail, 100, 0, 0,
+        return client.evalsha(push.sha, 1, root, uuid.uuid4().hex, *head_tail, 100,
                               f"k{i}", msgpack.packb(VALUE), "", "sales", "", 0, "")
 
     compare("push (1 topic)", lambda i: mesh.push(f"k{i}", VALUE, topics=["sales"]),
@@ -108,7 +108,7 @@ def bench_backend(
         if stored:
             pipe = client.pipeline(transaction=False)
             for i in range(stored):
-                pipe.evalsha(push.sha, 1, root, "", *head_tail, 100, 0, 0, f"fill{i}",
+                pipe.evalsha(push.sha, 1, root, "", *head_tail, 100, f"fill{i}",
                              msgpack.packb(VALUE), "", "sales", "", 0, "")
                 if i % 500 == 499:
                     pipe.execute()

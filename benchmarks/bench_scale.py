@@ -36,7 +36,7 @@ PUSH = SCRIPTS["push"]
 
 def raw_push_args(mesh: ContextMesh, key: str) -> tuple[object, ...]:
     ops = mesh._ops
-    return (PUSH.sha, 1, ops.keys.root, uuid.uuid4().hex, *ops._head_tail, 100, 0, 0, key,
+    return (PUSH.sha, 1, ops.keys.root, uuid.uuid4().hex, *ops._head_tail, 100, key,
             msgpack.packb(VALUE), "", "sales", "", 0, "")
 
 

@@ -29,6 +29,7 @@ local K_WAKE = ROOT .. 'wake'
 local K_OP = ROOT .. 'op:'
 local K_SWEEP = ROOT .. 'sweep'
 local K_EPOCH = ROOT .. 'epoch'
+local K_LIMITS = ROOT .. 'limits'
 
 -- A mesh with a snapshot passes a second key (KEYS[2], its epoch marker) to
 -- ask for this guard. The marker is set once the user's snapshot is back in
@@ -165,6 +166,22 @@ local function prune(now, limit)
     emit({'type', 'expired', 'key', tok, 'ver', ver, 'topics', topics, 'subs', subs})
   end
   return #expired
+end
+
+-- The deployment's limits, from the user's copy (syntha_redis/limits.py):
+-- 'items|bytes|value|topics|subs|agent_topics|key', encoded sizes, 0 = none.
+-- Without a copy the call stops here, before any write, and the client
+-- provisions one and calls again; so no client's own settings, and no raw
+-- EVALSHA, can get around them.
+local function limits()
+  local copy = redis.call('GET', K_LIMITS)
+  if not copy then
+    return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the user has no copy of the limits')
+  end
+  local n = {}
+  for v in string.gmatch(copy, '%d+') do n[#n + 1] = tonumber(v) end
+  return {items = n[1], bytes = n[2], value = n[3], topics = n[4], subs = n[5],
+          agent_topics = n[6], key = n[7]}
 end
 
 -- Safe retries: a replayed operation id returns the first result, unapplied.

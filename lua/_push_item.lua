@@ -4,24 +4,47 @@
 -- built from ARGV by the caller. check_item() only reads; write_item() only writes,
 -- so a script can check every item before it writes any (Redis has no rollback).
 
--- Limits ARGV (after the common head): ARGV[7] max items (0=none), ARGV[8] max bytes (0=none)
-local function read_limits()
-  return tonumber(ARGV[7]), tonumber(ARGV[8])
-end
-
 -- Expired items never count against a quota, swept or not: with quotas on,
 -- a write first prunes up to QUOTA_PRUNE expired items (not just the prune
 -- batch), and the item count leaves out any still waiting. Their bytes are
 -- only uncounted once pruned, so a user with more than QUOTA_PRUNE expired
 -- items waiting may be refused bytes until the sweeper has caught up.
 local QUOTA_PRUNE = 1000
-local function prune_for_quotas(now, max_items, max_bytes)
-  if max_items > 0 or max_bytes > 0 then prune(now, QUOTA_PRUNE) else prune(now) end
+local function prune_for_quotas(now, lim)
+  if lim.items > 0 or lim.bytes > 0 then prune(now, QUOTA_PRUNE) else prune(now) end
+end
+
+local function count(csv)
+  if csv == '' then return 0 end
+  local _, commas = string.gsub(csv, ',', '')
+  return commas + 1
+end
+
+-- The limits of one item's own size: {0, code, key, found, limit} or nil.
+-- (Plain comparisons, no table per check: the common case is no limit hit.)
+local function check_size(spec, lim)
+  local tok = spec.tok
+  if lim.key > 0 and string.len(tok) > lim.key then
+    return {0, 'key_too_long', tok, string.len(tok), lim.key}
+  end
+  if lim.value > 0 and string.len(spec.value) > lim.value then
+    return {0, 'value_too_large', tok, string.len(spec.value), lim.value}
+  end
+  if lim.topics > 0 and count(spec.topics) > lim.topics then
+    return {0, 'too_many_topics', tok, count(spec.topics), lim.topics}
+  end
+  if lim.subs > 0 and count(spec.subs) > lim.subs then
+    return {0, 'too_many_subscribers', tok, count(spec.subs), lim.subs}
+  end
+  return nil
 end
 
 -- Returns nil if the item may be written, else a failure reply.
 -- usage = {items=n, bytes=n} accumulates the effect of earlier items of a batch.
-local function check_item(spec, usage, max_items, max_bytes, now)
+local function check_item(spec, usage, lim, now)
+  local too_big = check_size(spec, lim)
+  if too_big then return too_big end
+  local max_items, max_bytes = lim.items, lim.bytes
   local key = K_ITEM .. spec.tok
   local cur = redis.call('HMGET', key, 'version', 'value', 'topics', 'subs', 'expires')
   local exists = cur[1] ~= false

@@ -2,22 +2,26 @@
 -- include: _push_item.lua
 --
 -- KEYS[1]  user root
--- ARGV[1..6] common head (_prelude.lua); ARGV[7] max items; ARGV[8] max bytes
--- ARGV[9]  key token          ARGV[10] msgpack value     ARGV[11] author token ('' = none)
--- ARGV[12] topic tokens csv   ARGV[13] subscriber csv    ARGV[14] ttl ms (0 = none)
--- ARGV[15] expected version ('' = any, '0' = must not exist)
+-- ARGV[1..6] common head (_prelude.lua)
+-- ARGV[7]  key token          ARGV[8]  msgpack value     ARGV[9]  author token ('' = none)
+-- ARGV[10] topic tokens csv   ARGV[11] subscriber csv    ARGV[12] ttl ms (0 = none)
+-- ARGV[13] expected version ('' = any, '0' = must not exist)
+-- Limits are the deployment's, from <root>limits (see limits() in _prelude.lua).
 -- Returns {1, version, created_ms, expires_ms (0 = never)}
 --      or {0, 'conflict', key, current_version, current_value}
 --      or {0, 'denied', key, topic}
 --      or {0, 'quota_items' | 'quota_bytes', key, used, limit}
+--      or {0, 'key_too_long' | 'value_too_large' | 'too_many_topics' |
+--          'too_many_subscribers', key, found, limit}
 local prior = replayed()
 if prior then return prior end
+local lim, missing = limits()
+if not lim then return missing end
 local now, now_s = clock()
-local spec = {tok = ARGV[9], value = ARGV[10], author = ARGV[11], topics = ARGV[12],
-              subs = ARGV[13], ttl = ARGV[14], expected = ARGV[15]}
-local max_items, max_bytes = read_limits()
-prune_for_quotas(now, max_items, max_bytes)
-local failure = check_item(spec, {items = 0, bytes = 0, seen = {}, toks = {}}, max_items, max_bytes, now)
+local spec = {tok = ARGV[7], value = ARGV[8], author = ARGV[9], topics = ARGV[10],
+              subs = ARGV[11], ttl = ARGV[12], expected = ARGV[13]}
+prune_for_quotas(now, lim)
+local failure = check_item(spec, {items = 0, bytes = 0, seen = {}, toks = {}}, lim, now)
 if failure then return failure end
 local r = write_items({spec}, now, now_s)[1]
 return remember_as({1, r[1], now, r[2]}, '1|' .. r[3] .. '|' .. now_s .. '|' .. r[4])

@@ -5,23 +5,24 @@
 -- before it) before any is written, because Redis cannot roll a script back.
 --
 -- KEYS[1]  user root
--- ARGV[1..6] common head (_prelude.lua); ARGV[7] max items; ARGV[8] max bytes
--- ARGV[9..] 7 per item: key token, msgpack value, author token ('' = none),
+-- ARGV[1..6] common head (_prelude.lua); limits as in push.lua
+-- ARGV[7..] 7 per item: key token, msgpack value, author token ('' = none),
 --           topic tokens csv, subscriber csv, ttl ms (0 = none),
 --           expected version ('' = any, '0' = must not exist)
 -- Returns {1, created_ms, version, expires_ms, version, expires_ms, ...} (one pair per item)
 --      or the failure of the first item that may not be written (see push.lua)
 local prior = replayed()
 if prior then return prior end
+local lim, missing = limits()
+if not lim then return missing end
 local now, now_s = clock()
-local max_items, max_bytes = read_limits()
-prune_for_quotas(now, max_items, max_bytes)
+prune_for_quotas(now, lim)
 local usage = {items = 0, bytes = 0, seen = {}, toks = {}}
 local specs = {}
-for b = 9, #ARGV, 7 do
+for b = 7, #ARGV, 7 do
   local spec = {tok = ARGV[b], value = ARGV[b + 1], author = ARGV[b + 2], topics = ARGV[b + 3],
                 subs = ARGV[b + 4], ttl = ARGV[b + 5], expected = ARGV[b + 6]}
-  local failure = check_item(spec, usage, max_items, max_bytes, now)
+  local failure = check_item(spec, usage, lim, now)
   if failure then return failure end
   specs[#specs + 1] = spec
 end

@@ -2,18 +2,21 @@
 --
 -- KEYS[1] user root
 -- ARGV[1..6] common head; ARGV[7] agent token; ARGV[8] topic tokens csv
--- ARGV[9] 'replace' (the agent follows exactly these) or 'add'; ARGV[10] max topics per agent
+-- ARGV[9] 'replace' (the agent follows exactly these) or 'add'
+-- The limit of topics per agent is the deployment's (limits() in _prelude.lua).
 -- Returns {1, version, topics_csv (after)} or {0, 'too_many_topics', count, limit}
 local prior = replayed()
 if prior then return prior end
-local agent, wanted, mode, limit = ARGV[7], split(ARGV[8]), ARGV[9], tonumber(ARGV[10])
+local lim, missing = limits()
+if not lim then return missing end
+local agent, wanted, mode, limit = ARGV[7], split(ARGV[8]), ARGV[9], lim.agent_topics
 local key = K_ATOPICS .. agent
 local after = {}
 if mode ~= 'replace' then after = set_of(redis.call('SMEMBERS', key)) end
 for _, t in ipairs(wanted) do after[t] = true end
 local count = 0
 for _ in pairs(after) do count = count + 1 end
-if count > limit then return {0, 'too_many_topics', count, limit} end
+if limit > 0 and count > limit then return {0, 'too_many_topics', count, limit} end
 for _, t in ipairs(redis.call('SMEMBERS', key)) do
   if not after[t] then
     redis.call('SREM', key, t)

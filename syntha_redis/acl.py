@@ -10,15 +10,25 @@ change another tenant's context (defence in depth, see
 
 What a tenant may do:
 
-- keys: only ``<root>*`` (read and write);
+- keys: only its user's root: read and write on the keys its processes write
+  (``keys.WRITABLE``), read only on ``<root>limits``, its copy of the
+  deployment's limits, which the scripts enforce (``syntha_redis.limits``);
 - channels: only ``<root>wake``, the user's sharded wake-up channel;
 - commands: exactly those the mesh sends (``CLIENT_COMMANDS``) and those its
-  Lua scripts call (``SCRIPT_COMMANDS``): ACLs apply inside scripts too;
-- the global users registry ``<prefix>:users``: ``SADD`` only, and write-only,
-  through a selector. A tenant's first write registers the user for the
-  snapshotter; the tenant can neither list the registry nor remove anyone
-  from it. (``SADD``'s reply, 0 or 1, does tell whether an id was already
-  registered.)
+  Lua scripts call (``SCRIPT_COMMANDS``): ACLs apply inside scripts too. No
+  EVAL, SCRIPT LOAD or FUNCTION: a tenant runs only the scripts an admin or a
+  trusted worker loaded (``syntha-redis scripts load``), so it can neither
+  stall the server with a loop of its own nor grow the script cache;
+- the users registry: ``XADD`` to ``<prefix>:{registry}:joins`` only, and
+  write-only, through a selector (and to ``limit-asks``, to ask a trusted
+  worker for the limits it may not write). XADD answers with an entry id, so
+  the tenant learns nothing about which other users exist
+  (``syntha_redis.registry``).
+
+What ACLs cannot do: a script runs with its caller's permissions, so the
+commands the scripts need on the tenant's own keys are also open to the
+tenant directly (a raw HSET into its own item hashes escapes the quotas).
+Other tenants, the limits and the registry stay out of reach.
 
 Names come from ``keys.py`` only. Identifiers are percent-encoded there, so
 they hold no glob character; ``glob_escape`` escapes them anyway, so a change
@@ -37,7 +47,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from syntha_redis import keys
+from syntha_redis import keys, limits
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.store import CommandCall, Store
@@ -58,7 +68,6 @@ __all__ = [
 # Commands the library sends itself from a tenant's process, and why.
 CLIENT_COMMANDS: dict[str, str] = {
     "evalsha": "every mesh operation runs a script of lua/",
-    "script|load": "re-loads a script after the (volatile) script cache lost it",
     "hmget": "a system read of one item (get without agent_name)",
     "smembers": "topic, subscriber and post-permission lookups",
     "ssubscribe": "watch() sleeps on the user's wake-up channel",
@@ -68,6 +77,7 @@ CLIENT_COMMANDS: dict[str, str] = {
     # ACLs cannot limit INFO to sections; it shows server-wide figures (memory,
     # clients, key counts per database), never key names or values.
     "info": "mesh.health() reads the server version and memory use",
+    "hgetall": "mesh.health() shows the deployment's limits (read only)",
 }
 
 # Commands the scripts of lua/ call. Scripts run under the caller's ACL, so each
@@ -82,8 +92,8 @@ SCRIPT_COMMANDS: frozenset[str] = frozenset(
     }
 )
 
-# The only commands a tenant may run on the global users registry.
-REGISTRY_COMMANDS: tuple[str, ...] = ("sadd",)
+# The only commands a tenant may run on the registry's joins stream.
+REGISTRY_COMMANDS: tuple[str, ...] = ("xadd",)
 
 _GLOB = re.compile(r"([*?\[\]\\])")
 _BARE = re.compile(r"[A-Za-z0-9_.:#~&%|+*{}@-]+")
@@ -159,25 +169,37 @@ def tenant_rules(
     rules += [
         "on",
         "resetkeys",
-        f"~{glob_escape(user.root)}*",
+        # the root itself: scripts name it as KEYS[1] (it never holds a value)
+        f"~{glob_escape(user.root)}",
+        *(f"~{glob_escape(user.root + suffix)}{'*' if suffix.endswith(':') else ''}"
+          for suffix in keys.WRITABLE),
+        f"%R~{glob_escape(user.root + keys.LIMITS)}",
+        f"%R~{glob_escape(keys.deployment_limits(user.prefix))}",
         "resetchannels",
         f"&{glob_escape(user.wake_channel)}",
         "-@all",
         *(f"+{name}" for name in allowed_commands()),
         "clearselectors",
-        "(%W~{} {})".format(
-            glob_escape(user.users_registry()), " ".join(f"+{c}" for c in REGISTRY_COMMANDS)
+        "(%W~{} %W~{} {})".format(
+            glob_escape(keys.registry_joins(user.prefix)),
+            glob_escape(keys.limit_asks(user.prefix)),
+            " ".join(f"+{c}" for c in REGISTRY_COMMANDS),
         ),
     ]
     return TenantRules(username or tenant_username(prefix, user_id), tuple(rules))
 
 
-def apply_rules(settings: Settings, rules: TenantRules) -> None:
+def apply_rules(settings: Settings, rules: TenantRules, user_id: str | None = None) -> None:
     """Run ``rules`` on the server of ``settings`` (needs an admin connection).
 
+    With ``user_id``, also give that user its copy of the deployment's limits,
+    which the tenant may read but not write (``syntha_redis.limits``).
     On a Cluster run it against every primary: ACLs are per node.
     """
-    Store(settings).execute(CommandCall(rules.command))
+    store = Store(settings)
+    store.execute(CommandCall(rules.command))
+    if user_id is not None:
+        store.run(limits.provision(settings, keys.UserKeys(settings.key_prefix, user_id).root))
 
 
 # -- command line -----------------------------------------------------------------
@@ -207,8 +229,8 @@ def _render(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
     rules = _rules_from_args(args, settings)
-    apply_rules(settings, rules)
-    print(f"applied ACL rules of Redis user {rules.username!r}")
+    apply_rules(settings, rules, args.user)
+    print(f"applied ACL rules of Redis user {rules.username!r} and its limits")
     return 0
 
 

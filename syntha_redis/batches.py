@@ -61,9 +61,7 @@ class BatchOperations(TopicOperations):
         self._batch_size(len(specs), "items")
         if not specs:
             return []
-        reply = yield from self._mutate(
-            "push_many", *self._quota_args(), *(arg for spec in specs for arg in spec)
-        )
+        reply = yield from self._mutate("push_many", *(arg for spec in specs for arg in spec))
         if int(reply[0]) == 1:
             return [int(v) for v in reply[2::2]]
         failed = by_token[text(reply[2])]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -29,6 +30,8 @@ from syntha_redis.exceptions import (
 )
 from syntha_redis.mcp_server import mcp_commands
 from syntha_redis.persistence import DATABASE_URL_VARIABLES
+from syntha_redis.scripts import SCRIPTS
+from syntha_redis.store import CommandCall, Store
 
 __all__ = ["main", "build_parser", "COMMAND_GROUPS"]
 
@@ -106,7 +109,8 @@ def _snapshot_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = _database(args)
     snap = Snapshotter(settings, db, batch_size=args.batch_size,
-                       claim_idle_ms=args.claim_idle_ms)
+                       claim_idle_ms=args.claim_idle_ms,
+                       maintain_every=None if args.no_maintenance else MAINTAIN_EVERY)
     try:
         if args.once:
             snap.drain(timeout=args.timeout)
@@ -196,6 +200,9 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--port", type=int,
                      help="serve /health, /ready, /metrics on this port while running")
     run.add_argument("--host", default="0.0.0.0", help="with --port; default every interface")
+    run.add_argument("--no-maintenance", action="store_true",
+                     help="do not reload lost scripts or provision users' limits (use when "
+                          "this worker runs with tenant credentials)")
     run.set_defaults(handler=_snapshot_run)
 
     restore = sub.add_parser("restore", parents=[db], help="snapshot -> Redis (idempotent)")
@@ -207,8 +214,71 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     verify.set_defaults(handler=_snapshot_verify)
 
 
+MAINTAIN_EVERY = 2.0  # s: how soon tenants get scripts and limits back after a loss
+
+
+def _limits_show(args: argparse.Namespace) -> int:
+    from syntha_redis import limits
+
+    settings = _settings(args)
+    found = Store(settings).run(limits.deployment_limits(settings))
+    print(json.dumps(found, indent=2))
+    return 0
+
+
+def _limits_set(args: argparse.Namespace) -> int:
+    from syntha_redis import limits, registry
+
+    settings = _settings(args)
+    changes: dict[str, int] = {}
+    for pair in args.pairs:
+        name, _, value = pair.partition("=")
+        if not value.isdigit():
+            raise SynthaConfigurationError(
+                f"cannot read {pair!r}", config_key=name,
+                suggestions=[f"Write NAME=NUMBER, NAME one of {', '.join(limits.FIELDS)}"])
+        changes[name] = int(value)
+    store = Store(settings)
+    users = store.run(registry.users(settings.key_prefix))
+    found = store.run(limits.set_limits(settings, changes, users))
+    print(json.dumps(found, indent=2))
+    print(f"copied to {len(users)} registered users", file=sys.stderr)
+    return 0
+
+
+def _scripts_load(args: argparse.Namespace) -> int:
+    loaded = 0
+    store = Store(_settings(args))
+    for script in SCRIPTS.values():
+        store.execute(CommandCall(("SCRIPT", "LOAD", script.source)))
+        loaded += 1
+    print(f"loaded {loaded} scripts")
+    return 0
+
+
+def admin_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``syntha-redis limits show|set|sync`` and ``scripts load`` (admin credentials)."""
+    limit = commands.add_parser("limits", help="the deployment's limits, enforced in Redis")
+    sub = limit.add_subparsers(dest="action", required=True)
+    sub.add_parser("show", parents=[common], help="print them (JSON)").set_defaults(
+        handler=_limits_show)
+    change = sub.add_parser("set", parents=[common],
+                            help="change some (NAME=NUMBER ..., 0 = none) and copy them to "
+                                 "every registered user")
+    change.add_argument("pairs", nargs="*", metavar="NAME=NUMBER")
+    change.set_defaults(handler=_limits_set)
+    sub.add_parser("sync", parents=[common],
+                   help="copy them to every registered user again").set_defaults(
+        handler=_limits_set, pairs=[])
+    scripts = commands.add_parser("scripts", help="the Lua scripts in the server's cache")
+    scripts.add_subparsers(dest="action", required=True).add_parser(
+        "load", parents=[common], help="load every script (tenants may not)").set_defaults(
+        handler=_scripts_load)
+
+
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     snapshot_commands,
+    admin_commands,
     acl_commands,
     mesh_commands,
     mcp_commands,

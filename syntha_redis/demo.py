@@ -19,6 +19,7 @@ from syntha_redis import (
     SynthaConfigurationError,
     SynthaPermissionError,
     keys,
+    registry,
 )
 from syntha_redis.store import Store
 
@@ -64,7 +65,9 @@ def delete_user(settings: Settings, user_id: str) -> int:
     names = list(client.scan_iter(match=root + "*", count=1000))
     for name in names:
         client.delete(name)  # one by one: on a Cluster they may sit in other slots
-    client.srem(keys.users_registry(settings.key_prefix), keys.encode(user_id))
+    store = Store(settings)
+    store.run(registry.fold(settings.key_prefix))  # an unfolded join would add it back
+    store.execute(registry.forget(settings.key_prefix, user_id))
     return len(names)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import redis
 
-from syntha_redis import keys
+from syntha_redis import keys, registry
 from syntha_redis.codec import text
 from syntha_redis.connection import translate_error
 from syntha_redis.exceptions import SynthaError
@@ -59,14 +59,9 @@ SERIES: dict[str, tuple[str, str]] = {
 
 
 def users(store: Store) -> list[str]:
-    """Every user id of ``store``'s mesh, from the users registry (SSCAN, never a
-    keyspace SCAN). The only place this module learns who exists: swap it when the
-    registry changes shape."""
-    name = keys.users_registry(store.settings.key_prefix)
-    try:
-        return [keys.decode(t) for t in store.client.sscan_iter(name, count=1000)]
-    except redis.RedisError as e:
-        raise translate_error(e, store.settings, "SSCAN") from e
+    """Every user id of ``store``'s mesh, from the users registry (never a keyspace
+    SCAN). The only place this module learns who exists."""
+    return store.run(registry.users(store.settings.key_prefix))
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from syntha_redis import keys, limits
 from syntha_redis.config import Settings
 from syntha_redis.connection import describe_url
 from syntha_redis.exceptions import SynthaError, SynthaPermissionError, SynthaPersistenceError
@@ -58,6 +59,7 @@ class HealthReport(BaseModel):
     maxmemory: int | None = None  # bytes; 0 = no limit
     stream_length: int | None = None  # events in the user's change stream
     snapshot_lag_seconds: float | None = None  # with a db_backend only
+    limits: dict[str, int] | None = None  # the deployment's (syntha_redis.limits)
     problems: tuple[str, ...] = ()  # degraded: why
     error: str | None = None  # unhealthy: what failed
     suggestions: tuple[str, ...] = ()
@@ -77,6 +79,7 @@ class Probe:
     used_memory: int | None
     maxmemory: int | None
     stream_length: int | None
+    limits: dict[str, int] | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -106,7 +109,9 @@ def probe(settings: Settings, stream: str | None, load_scripts: bool) -> Operati
     missing: list[LuaScript] | None
     try:
         cached = yield CommandCall(("SCRIPT", "EXISTS", *(s.sha for s in scripts)))
-        missing = [s for s, there in zip(scripts, cached, strict=True) if not there]
+        # a Cluster client may merge the nodes' answers into another shape: unknown
+        missing = ([s for s, there in zip(scripts, cached, strict=True) if not there]
+                   if isinstance(cached, list) and len(cached) == len(scripts) else None)
     except REFUSED:
         missing = None  # SCRIPT EXISTS refused: unknown
     if load_scripts:
@@ -114,6 +119,11 @@ def probe(settings: Settings, stream: str | None, load_scripts: bool) -> Operati
             yield CommandCall(("SCRIPT", "LOAD", script.source))
         missing = []
     length = None if stream is None else int((yield CommandCall(("XLEN", stream))))
+    try:
+        held = yield CommandCall(("HGETALL", keys.deployment_limits(settings.key_prefix)))
+        found_limits = limits.parse(held) or None
+    except REFUSED:
+        found_limits = None  # a tenant may not read them: unknown
     return Probe(
         latency_ms=latency_ms,
         server_version=info.get("redis_version"),
@@ -121,6 +131,7 @@ def probe(settings: Settings, stream: str | None, load_scripts: bool) -> Operati
         used_memory=_int(info.get("used_memory")),
         maxmemory=_int(info.get("maxmemory")),
         stream_length=length,
+        limits=found_limits,
     )
 
 
@@ -167,6 +178,7 @@ def assess(settings: Settings, found: Probe, lag: float | SynthaError | None) ->
         maxmemory=found.maxmemory,
         stream_length=found.stream_length,
         snapshot_lag_seconds=None if isinstance(lag, SynthaError) else lag,
+        limits=found.limits,
         problems=tuple(problems),
         suggestions=tuple(suggestions),
     )

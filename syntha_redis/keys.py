@@ -63,9 +63,19 @@ SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
 # Redis losing its data loses this marker too, which is how the loss is seen.
 EPOCH = "epoch"
 RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
+LIMITS = "limits"  # the user's copy of the deployment's limits (syntha_redis.limits)
+
+# The user's keys its own processes write (a tenant's ACL: read and write);
+# LIMITS is not among them: a tenant may read its limits, never change them.
+WRITABLE = (ITEM, ITEMS, EXPIRY, ROUTES, GLOBAL, DIRECT, TOPIC_ITEMS, TOPIC_SUBSCRIBERS,
+            AGENT_TOPICS, TOPICS, SUBSCRIBED_AGENTS, POST_PERMISSIONS, PERMISSION_AGENTS,
+            VERSION, BYTES, STREAM, OPERATION, SWEEP_LEASE, EPOCH, RESTORING)
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
+REGISTRY_JOINS = "joins"
+LIMIT_ASKS = "limit-asks"
+REGISTRY_TAG = "registry"  # the hash tag of the registry's keys: one slot of their own
 FLEET_SWEEP = "sweeper"
 # Stream per OutcomeLogger namespace (syntha_redis.reports); agent outcomes are
 # per deployment, not per user, so they live outside every user's keyspace.
@@ -205,13 +215,30 @@ class UserKeys:
         return self.root + RESTORING
 
 
-    def users_registry(self) -> str:
-        return users_registry(self.prefix)
+def user_of_root(root: str) -> str:
+    """The user id of a user root (``<prefix>:{u:<encoded user>}:``)."""
+    start = root.index("{u:") + 3
+    return decode(root[start:root.index("}", start)])
 
 
 def users_registry(prefix: str) -> str:
-    """The set of encoded user ids that have written (outside any user's slot)."""
-    return f"{prefix}:{USERS_REGISTRY}"
+    """The set of encoded user ids that have written (syntha_redis.registry; admin)."""
+    return f"{prefix}:{{{REGISTRY_TAG}}}:{USERS_REGISTRY}"
+
+
+def limit_asks(prefix: str) -> str:
+    """The stream tenants ask a trusted worker for their limits on (write-only)."""
+    return f"{prefix}:{{{REGISTRY_TAG}}}:{LIMIT_ASKS}"
+
+
+def registry_joins(prefix: str) -> str:
+    """The stream processes announce their users on (tenants: write-only)."""
+    return f"{prefix}:{{{REGISTRY_TAG}}}:{REGISTRY_JOINS}"
+
+
+def deployment_limits(prefix: str) -> str:
+    """The hash of the deployment's limits, which each user's copy is made from."""
+    return f"{prefix}:{LIMITS}"
 
 
 def is_snapshot_group(name: str) -> bool:

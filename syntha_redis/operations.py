@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from syntha_redis import keys
+from syntha_redis import keys, registry
 from syntha_redis.codec import decode_value, encode_value, text
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import (
@@ -34,6 +34,14 @@ CLEAR_CHUNK = 10_000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
 ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
+# push failures for the deployment's size limits (lua/_push_item.lua check_size):
+# code -> (what was measured, the setting)
+SIZE_LIMITS = {
+    "key_too_long": ("the encoded key length", "max_key_length"),
+    "value_too_large": ("the encoded value size", "max_value_bytes"),
+    "too_many_topics": ("the number of topics", "max_topics_per_item"),
+    "too_many_subscribers": ("the number of subscribers", "max_subscribers_per_item"),
+}
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class MeshOperations:
         """A mutating script call, after registering the user for the snapshotter
         when this process has not done so lately (see ``_due_for_registration``)."""
         if _due_for_registration(self.settings.redis_url, self.keys.root):
-            yield CommandCall(("SADD", self.keys.users_registry(), keys.encode(self.user_id)))
+            yield registry.announce(self.settings.key_prefix, self.user_id)
         return (yield self._script(name, *self._head(), *args))
 
     # -- items -------------------------------------------------------------------
@@ -172,7 +180,7 @@ class MeshOperations:
         expected_version: int | None = None,
     ) -> Operation[int]:
         item = self.item_args(key, value, subscribers, topics, ttl, agent_name, expected_version)
-        reply = yield from self._mutate("push", *self._quota_args(), *item)
+        reply = yield from self._mutate("push", *item)
         if int(reply[0]) == 1:
             return int(reply[1])
         yield from self._raise_push_failure(reply, key, agent_name, expected_version)
@@ -214,9 +222,6 @@ class MeshOperations:
             "" if expected_version is None else expected_version,
         )
 
-    def _quota_args(self) -> tuple[int, int]:
-        return self.settings.max_items_per_user or 0, self.settings.max_bytes_per_user or 0
-
     def _raise_push_failure(
         self, reply: list[Any], key: str, agent: str | None, expected: int | None
     ) -> Operation[None]:
@@ -245,7 +250,17 @@ class MeshOperations:
                 context={"allowed_topics": allowed},
                 suggestions=[f"Post only to the allowed topics: {', '.join(allowed)}"],
             )
-        used, limit = int(reply[3]), int(reply[4])
+        found, limit = int(reply[3]), int(reply[4])
+        if code in SIZE_LIMITS:
+            what, setting = SIZE_LIMITS[code]
+            raise SynthaValidationError(
+                f"{key!r}: {what} is {found}, over this deployment's limit of {limit}",
+                field=setting,
+                suggestions=[f"Stay within {setting} (the deployment's limits hold for every "
+                             "client: `syntha-redis limits show`), or have an admin raise it "
+                             "with `syntha-redis limits set`"],
+            )
+        used = found
         what = "items" if code == "quota_items" else "bytes"
         raise SynthaQuotaError(
             f"storing {key!r} would exceed this user's quota of {limit} {what} "

@@ -19,16 +19,27 @@ commits the rows of each write before the call returns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import redis
 from redis.exceptions import ClusterDownError, MasterDownError, NoScriptError, ReadOnlyError
 
+from syntha_redis import limits
+from syntha_redis.calls import Call, CommandCall, Operation, ScriptCall
 from syntha_redis.config import Settings
-from syntha_redis.connection import get_async_client, get_client, translate_error
-from syntha_redis.exceptions import SynthaError, SynthaPersistenceError
+from syntha_redis.connection import (
+    describe_url,
+    get_async_client,
+    get_client,
+    translate_error,
+)
+from syntha_redis.exceptions import (
+    SynthaConfigurationError,
+    SynthaError,
+    SynthaPermissionError,
+    SynthaPersistenceError,
+)
 from syntha_redis.metrics import recorder
 from syntha_redis.scripts import SCRIPTS
 
@@ -46,38 +57,14 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptCall:
-    """EVALSHA of ``lua/<name>.lua`` with the user root as KEYS[1]."""
-
-    name: str
-    root: str
-    args: tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandCall:
-    """One plain Redis command (reads of a single key, the user registry).
-
-    ``root``: the user root when the command reads that user's keys, so that
-    a guarded store checks the user's epoch marker with it.
-    """
-
-    args: tuple[Any, ...]
-    root: str | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.args[0])
-
-
-Call = ScriptCall | CommandCall
-Operation = Generator[Call, Any, T]
 
 # Scripts that must run on a lost keyspace: restore puts the snapshot back,
 # snapshot_read serves the snapshotter, which never acts for a mesh.
 UNGUARDED = frozenset({"restore", "snapshot_read"})
 RESTORE_NEEDED = "SYNTHA_RESTORE_NEEDED"
+LIMITS_NEEDED = limits.LIMITS_NEEDED
+# A call may meet a lost keyspace, then a user without limits: each is fixed once.
+ATTEMPTS = 3
 
 
 class SnapshotLink(Protocol):
@@ -119,6 +106,35 @@ def _script_keys(call: ScriptCall, snapshot: SnapshotLink | None) -> tuple[str, 
 
 def _is_restore_needed(error: redis.RedisError) -> bool:
     return isinstance(error, redis.ResponseError) and str(error).startswith(RESTORE_NEEDED)
+
+
+class LimitsNeeded(SynthaConfigurationError):
+    """The user has no copy of the deployment's limits yet (``syntha_redis.limits``)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(
+            f"the keyspace {root!r} has no copy of the deployment's limits",
+            config_key="limits",
+            suggestions=["Run `syntha-redis limits sync` with admin credentials"],
+        )
+        self.root = root
+
+
+def _is_limits_needed(error: redis.RedisError) -> bool:
+    return isinstance(error, redis.ResponseError) and str(error).startswith(LIMITS_NEEDED)
+
+
+def _scripts_not_loaded(settings: Settings, error: Exception) -> SynthaPermissionError:
+    """Tenant credentials run only scripts an admin or a trusted worker loaded."""
+    return SynthaPermissionError(
+        f"the mesh's scripts are not loaded on {describe_url(settings.redis_url)}, and "
+        "these credentials may not load them (tenant ACL)",
+        resource="SCRIPT LOAD",
+        cause=error,
+        suggestions=["Retry in a few seconds: a running `syntha-redis snapshot run` "
+                     "reloads them after a restart or failover",
+                     "Or run `syntha-redis scripts load` with admin credentials"],
+    )
 
 
 # Errors of a server that went away or changed role: a failover may follow, and
@@ -163,13 +179,18 @@ class Store:
     def execute(self, call: Call) -> Any:
         if self.snapshot is not None and self.snapshot.suspect:
             self.snapshot.repair()
-        try:
-            reply = self._send(call)
-        except RestoreNeeded:
-            if self.snapshot is None:
-                raise
-            self.snapshot.recover()
-            reply = self._send(call)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                reply = self._send(call)
+                break
+            except RestoreNeeded:
+                if self.snapshot is None or attempt == ATTEMPTS:
+                    raise
+                self.snapshot.recover()
+            except LimitsNeeded as needed:
+                if attempt == ATTEMPTS:
+                    raise
+                self.run(limits.provision(self.settings, needed.root))
         if self.snapshot is not None and isinstance(call, ScriptCall):
             work = self.snapshot.after(call, reply)
             if work is not None:
@@ -188,11 +209,16 @@ class Store:
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
                 # the script cache is volatile (restart, failover, SCRIPT FLUSH)
-                self.client.script_load(script.source)
+                try:
+                    self.client.script_load(script.source)
+                except redis.exceptions.NoPermissionError as e:
+                    raise _scripts_not_loaded(self.settings, e) from e
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             if _is_restore_needed(e):
                 raise RestoreNeeded(call.root or "") from e
+            if _is_limits_needed(e):
+                raise LimitsNeeded(call.root or "") from e
             _note_failure(self.snapshot, e)
             raise translate_error(e, self.settings, call.name) from e
 
@@ -247,14 +273,19 @@ class AsyncStore:
     async def execute(self, call: Call) -> Any:
         if self.snapshot is not None and self.snapshot.suspect:
             await asyncio.to_thread(self.snapshot.repair)
-        try:
-            reply = await self._send(call)
-        except RestoreNeeded:
-            if self.snapshot is None:
-                raise
-            # the restore reads the snapshot database with blocking calls
-            await asyncio.to_thread(self.snapshot.recover)
-            reply = await self._send(call)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                reply = await self._send(call)
+                break
+            except RestoreNeeded:
+                if self.snapshot is None or attempt == ATTEMPTS:
+                    raise
+                # the restore reads the snapshot database with blocking calls
+                await asyncio.to_thread(self.snapshot.recover)
+            except LimitsNeeded as needed:
+                if attempt == ATTEMPTS:
+                    raise
+                await self.run(limits.provision(self.settings, needed.root))
         if self.snapshot is not None and isinstance(call, ScriptCall):
             work = self.snapshot.after(call, reply)
             if work is not None:
@@ -272,11 +303,16 @@ class AsyncStore:
             try:
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
-                await self.client.script_load(script.source)
+                try:
+                    await self.client.script_load(script.source)
+                except redis.exceptions.NoPermissionError as e:
+                    raise _scripts_not_loaded(self.settings, e) from e
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             if _is_restore_needed(e):
                 raise RestoreNeeded(call.root or "") from e
+            if _is_limits_needed(e):
+                raise LimitsNeeded(call.root or "") from e
             _note_failure(self.snapshot, e)
             raise translate_error(e, self.settings, call.name) from e
 

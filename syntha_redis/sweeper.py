@@ -31,7 +31,7 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING
 
-from syntha_redis import keys
+from syntha_redis import keys, registry
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaError
 from syntha_redis.operations import MeshOperations
@@ -139,20 +139,14 @@ class Sweeper:
                  max(1, int(settings.cleanup_interval * 1000)))
         if not store.execute(CommandCall(lease)):
             return {}
-        registry, cursor = keys.users_registry(settings.key_prefix), b"0"
         done: dict[UserKey, int | None] = {}
-        while True:
-            cursor, members = store.execute(CommandCall(("SSCAN", registry, cursor,
-                                                         "COUNT", 500)))
-            for member in members:
-                user = keys.decode(member)
-                try:
-                    ops = MeshOperations(settings, user)
-                    done[(settings.redis_url, settings.key_prefix, user)] = self.sweep(ops)
-                except SynthaError as e:
-                    log.warning("expiry sweep of user %r failed: %s", user, e)
-            if int(cursor) == 0:
-                return done
+        for user in store.run(registry.users(settings.key_prefix)):
+            try:
+                ops = MeshOperations(settings, user)
+                done[(settings.redis_url, settings.key_prefix, user)] = self.sweep(ops)
+            except SynthaError as e:
+                log.warning("expiry sweep of user %r failed: %s", user, e)
+        return done
 
     def sweep(self, ops: MeshOperations) -> int | None:
         """One pass over ``ops``'s user now: items pruned, or None if another

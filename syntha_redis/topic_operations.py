@@ -29,19 +29,15 @@ class TopicOperations(MeshOperations):
     def subscribe(self, agent_name: str, topics: list[str], replace: bool) -> Operation[list[str]]:
         agent = self.name_token(agent_name, "agent_name")
         wanted = self.name_csv(topics, "topics", self.settings.max_topics_per_agent)
-        reply = yield from self._mutate(
-            "subscribe",
-            agent,
-            wanted,
-            "replace" if replace else "add",
-            self.settings.max_topics_per_agent,
-        )
+        reply = yield from self._mutate("subscribe", agent, wanted,
+                                        "replace" if replace else "add")
         if int(reply[0]) == 0:
             raise SynthaValidationError(
                 f"agent {agent_name!r} would follow {int(reply[2])} topics; "
-                f"the limit is {int(reply[3])}",
+                f"this deployment's limit is {int(reply[3])}",
                 field="topics",
-                suggestions=["Unsubscribe from topics the agent no longer needs"],
+                suggestions=["Unsubscribe from topics the agent no longer needs (the limit is "
+                             "max_topics_per_agent: `syntha-redis limits show`)"],
             )
         return list(keys.decode_csv(reply[2] or ""))
 

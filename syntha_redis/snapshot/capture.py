@@ -29,14 +29,15 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from syntha_redis import keys
+from syntha_redis import keys, limits, registry
 from syntha_redis.codec import text
 from syntha_redis.config import Settings
-from syntha_redis.connection import get_client, translate_error
+from syntha_redis.connection import translate_error
 from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.scripts import SCRIPTS
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
+from syntha_redis.store import Store
 
 __all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
 
@@ -86,10 +87,12 @@ class Snapshotter:
         claim_idle_ms: int = 30_000,
         poll_interval: float = 0.05,
         forget_idle_ms: int = 3_600_000,
+        maintain_every: float | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
-        self.client: Any = get_client(settings)
+        self._store = Store(settings)
+        self.client: Any = self._store.client
         self._users = users or self.registered_users
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.group = db.capture_group
@@ -101,6 +104,10 @@ class Snapshotter:
         # active user behind for good.
         self.forget_idle_ms = forget_idle_ms
         self.rows_written = 0
+        # A trusted worker (admin credentials) also keeps what tenants may not
+        # restore themselves: the scripts and the users' copies of the limits.
+        self.maintain_every = maintain_every
+        self._next_maintenance = 0.0
         self._next_claim = 0.0
         self._next_forget = 0.0
         self._backlog: list[Entry] = []
@@ -110,9 +117,7 @@ class Snapshotter:
 
     def registered_users(self) -> list[str]:
         """Every user that ever wrote, from the registry (SSCAN, never a keyspace SCAN)."""
-        name = keys.users_registry(self.settings.key_prefix)
-        members = self.call(lambda: list(self.client.sscan_iter(name, count=1000)))
-        return sorted(keys.decode(t) for t in members)
+        return self._store.run(registry.users(self.settings.key_prefix))
 
     def user_keys(self, user_id: str) -> keys.UserKeys:
         found = self._keys.get(user_id)
@@ -134,6 +139,9 @@ class Snapshotter:
         backoff = self.poll_interval
         while not stop():
             try:
+                if self.maintain_every and time.monotonic() >= self._next_maintenance:
+                    self._next_maintenance = time.monotonic() + self.maintain_every
+                    self.maintain()
                 busy = self.run_once() > 0
                 backoff = self.poll_interval
             except SynthaError as e:
@@ -143,6 +151,24 @@ class Snapshotter:
                     on_redis_failure()
             if not busy:
                 sleep(backoff)
+
+    def maintain(self) -> tuple[int, int]:
+        """Load the scripts the server lacks (after a restart, a failover or SCRIPT
+        FLUSH) and provision the users that asked for their limits. For a worker
+        with admin credentials, when tenants may do neither. Returns (scripts
+        loaded, users provisioned)."""
+        scripts = list(SCRIPTS.values())
+        cached = self.call(self.client.script_exists, *(s.sha for s in scripts))
+        loaded = 0
+        for script, there in zip(scripts, cached, strict=True):
+            if not there:
+                self.call(self.client.script_load, script.source)
+                loaded += 1
+        prefix = self.settings.key_prefix
+        asked = self._store.run(registry.take_limit_asks(prefix))
+        for user in asked:
+            self._store.run(limits.provision(self.settings, self.user_keys(user).root))
+        return loaded, len(asked)
 
     def run_once(self) -> int:
         """One pass over every user: new entries, plus idle ones of dead consumers.
@@ -208,7 +234,8 @@ class Snapshotter:
         grouped = []
         for user, stream, reply in zip(users, streams, replies, strict=True):
             if isinstance(reply, redis.ResponseError):
-                if "NOGROUP" not in str(reply):
+                # no group, or (fakeredis) no stream: create the group if there is one
+                if "NOGROUP" not in str(reply) and "requires the key" not in str(reply):
                     raise translate_error(reply, self.settings, "XREADGROUP")
                 if self._create_group(user, stream):
                     grouped.append(user)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syntha_redis import keys
+from syntha_redis import keys, registry
 from syntha_redis.config import Settings
 from syntha_redis.exceptions import SynthaPersistenceError
 from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
@@ -84,8 +84,7 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
     if items or agents:
         # the user has a mesh again: let snapshotters find it (the registry
         # may have been lost with the rest of Redis)
-        registry = keys.users_registry(settings.key_prefix)
-        store.execute(CommandCall(("SADD", registry, keys.encode(user_id))))
+        store.execute(registry.announce(settings.key_prefix, user_id))
     # Last: the epoch marker says the snapshot is back, and lets guarded calls
     # through (syntha_redis.snapshot.guard).
     marker = f"restored {report.applied} rows at {int(time.time() * 1000)} by {_worker_id()}"

@@ -22,7 +22,6 @@ from syntha_redis.store import ScriptCall
 __all__ = ["rows_of", "NEEDS_CAPTURE"]
 
 HEAD = 6  # the common ARGV head of mutating scripts (lua/_prelude.lua)
-QUOTAS = 2  # push and push_many: max items, max bytes
 ITEM_ARGS = 7  # one item spec: token, value, author, topics, subscribers, ttl, expected
 
 # Scripts whose rows are too many to derive here (a topic deletion changes
@@ -43,12 +42,12 @@ def _item(user_id: str, spec: tuple[Any, ...], version: int, created: int,
 
 
 def _push(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
-    spec = args[HEAD + QUOTAS:HEAD + QUOTAS + ITEM_ARGS]
+    spec = args[HEAD:HEAD + ITEM_ARGS]
     return Batch(items=[_item(user_id, spec, int(reply[1]), int(reply[2]), int(reply[3]))])
 
 
 def _push_many(user_id: str, args: tuple[Any, ...], reply: Any) -> Batch:
-    specs = args[HEAD + QUOTAS:]
+    specs = args[HEAD:]
     return Batch(items=[
         _item(user_id, specs[i:i + ITEM_ARGS], int(reply[2 + 2 * n]), int(reply[1]),
               int(reply[3 + 2 * n]))

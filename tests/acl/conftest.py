@@ -12,6 +12,7 @@ import redis
 
 from syntha_redis import Settings
 from syntha_redis.acl import apply_rules, tenant_rules
+from syntha_redis.scripts import SCRIPTS
 from tests.support.servers import RedisProcess
 
 
@@ -32,6 +33,13 @@ class Tenants:
         return [e for e in self.admin.acl_log() if e["username"] == name]
 
 
+def load_scripts(admin: redis.Redis) -> None:
+    """What an admin (``syntha-redis scripts load``) or a trusted worker does:
+    tenants may not load scripts."""
+    for script in SCRIPTS.values():
+        admin.script_load(script.source)
+
+
 @pytest.fixture(scope="module")
 def tenants() -> Iterator[Tenants]:
     server = RedisProcess().start()
@@ -39,7 +47,8 @@ def tenants() -> Iterator[Tenants]:
     admin = redis.Redis(port=server.port)
     settings = Settings(redis_url=server.url, key_prefix=prefix)
     for user in ("alice", "bob"):
-        apply_rules(settings, tenant_rules(user, prefix, password=f"pw-{user}"))
+        apply_rules(settings, tenant_rules(user, prefix, password=f"pw-{user}"), user)
+    load_scripts(admin)
     yield Tenants(server, prefix, admin)
     admin.close()
     server.stop()

@@ -22,8 +22,13 @@ from syntha_redis.scripts import lua_dir
 
 PACKAGE = Path(__file__).resolve().parents[2] / "syntha_redis"
 # Admin code (snapshotter, restore) runs under a wider Redis user, not a tenant's;
-# so does the fleet sweep (tenant processes set sweep_registered_users=False).
-ADMIN_MODULES = {"snapshot", "sweeper.py"}
+# so do the fleet sweep (tenant processes set sweep_registered_users=False), the
+# registry's readers and the provisioning of limits (a tenant's two XADDs there
+# are its selector's, tested below; refused provisioning is a clear error).
+ADMIN_MODULES = {"snapshot", "sweeper.py", "registry.py", "limits.py", "cli.py"}
+# Sent where credentials allow: a tenant runs only the scripts an admin loaded,
+# and meets a clear error (tests/acl/test_tenant_server.py) where they are missing.
+ADMIN_ONLY = {"script|load"}
 # Commands whose ACL name includes the subcommand.
 CONTAINERS = {"acl", "client", "cluster", "command", "config", "memory", "object", "script",
               "xgroup", "xinfo"}
@@ -35,28 +40,45 @@ def _rule(rules: tuple[str, ...], start: str) -> list[str]:
 
 def test_keys_and_channels_are_confined_to_the_users_root() -> None:
     rules = tenant_rules("alice", "app").rules
-    assert _rule(rules, "~") == ["~app:{u:alice}:*"]
+    writable = _rule(rules, "~")
+    assert len(writable) == len(keys.WRITABLE) + 1  # and the root, which scripts name
+    assert all(r.startswith("~app:{u:alice}:") for r in writable)
+    assert "~app:{u:alice}:item:*" in writable and "~app:{u:alice}:ver" in writable
     assert _rule(rules, "&") == ["&app:{u:alice}:wake"]
     assert rules[rules.index("resetkeys") + 1].startswith("~")
     assert "-@all" in rules and "+@all" not in rules
 
 
+def test_the_limits_are_read_only_for_the_tenant() -> None:
+    rules = tenant_rules("alice", "app").rules
+    assert _rule(rules, "%R~") == ["%R~app:{u:alice}:limits", "%R~app:limits"]
+    assert not any("limits" in r for r in _rule(rules, "~"))
+
+
+def test_a_tenant_may_not_load_or_run_code_of_its_own() -> None:
+    rules = tenant_rules("alice", "app").rules
+    assert {"+eval", "+script|load", "+script", "+function", "+fcall"}.isdisjoint(rules)
+    assert "+evalsha" in rules
+
+
 def test_a_hostile_user_id_cannot_widen_the_pattern() -> None:
     hostile = "a}:*?[x]\\%{b ~"
     rules = tenant_rules(hostile, "app").rules
-    (pattern,) = _rule(rules, "~")
-    assert pattern == f"~{keys.UserKeys('app', hostile).root}*"
-    # the only glob character left is the trailing star
-    assert not re.search(r"[*?\[\]\\]", pattern[1:-1])
+    root = keys.UserKeys('app', hostile).root
+    for pattern in _rule(rules, "~"):
+        assert pattern.startswith(f"~{root}")
+        # the only glob character left is a trailing star
+        assert not re.search(r"[*?\[\]\\]", pattern[1:].rstrip("*"))
 
 
 def test_glob_escape_makes_every_glob_character_literal() -> None:
     assert glob_escape("a*b?c[d]e\\f") == "a\\*b\\?c\\[d\\]e\\\\f"
 
 
-def test_the_users_registry_is_write_only_and_sadd_only() -> None:
+def test_the_users_registry_is_write_only_and_xadd_only() -> None:
     rules = tenant_rules("alice", "app").rules
-    assert rules[-2:] == ("clearselectors", "(%W~app:users +sadd)")
+    assert rules[-2:] == ("clearselectors",
+                          "(%W~app:{registry}:joins %W~app:{registry}:limit-asks +xadd)")
 
 
 def test_tenant_names_are_distinct_and_url_safe() -> None:
@@ -107,9 +129,9 @@ def test_every_command_the_scripts_call_is_allowed() -> None:
 
 def test_every_plain_command_of_the_library_is_allowed() -> None:
     sent = _python_commands()
-    assert {"sadd", "hmget", "smembers"} <= sent
-    assert sent <= set(allowed_commands())
-    assert {"evalsha", "script|load", "ssubscribe", "ping"} <= set(CLIENT_COMMANDS)
+    assert {"hmget", "smembers"} <= sent
+    assert sent - ADMIN_ONLY <= set(allowed_commands())
+    assert {"evalsha", "ssubscribe", "ping"} <= set(CLIENT_COMMANDS)
 
 
 def test_render_prints_one_line_redis_cli_accepts(
@@ -129,7 +151,7 @@ def test_render_prints_one_line_redis_cli_accepts(
         assert reply.strip() == "OK"
         out = subprocess.run(["redis-cli", "-p", str(server.port), "ACL", "GETUSER", "app~a%20b"],
                              capture_output=True, text=True, check=True).stdout
-        assert "~app:{u:a%20b}:*" in out and "%W~app:users" in out
+        assert "~app:{u:a%20b}:item:*" in out and "%W~app:{registry}:joins" in out
     finally:
         server.stop()
 

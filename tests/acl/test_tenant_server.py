@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+from pathlib import Path
 
 import pytest
 import redis
 
-from syntha_redis import AsyncContextMesh, ContextMesh, SynthaPermissionError, ToolHandler
+from syntha_redis import (
+    AsyncContextMesh,
+    ContextMesh,
+    Settings,
+    SynthaConfigurationError,
+    SynthaPermissionError,
+    ToolHandler,
+)
 from syntha_redis.cli import main
+from syntha_redis.scripts import SCRIPTS
+from syntha_redis.snapshot import Snapshotter, SqliteDB
 from tests.acl.conftest import Tenants
 
 
@@ -134,3 +145,72 @@ def test_acl_apply_from_the_command_line_lets_the_tenant_in(
     assert carol.get("k") == "v"
     with pytest.raises(SynthaPermissionError):
         _mesh(tenants, "bob", as_tenant="carol").get("secret")
+
+
+def _own(tenants: Tenants, user: str, suffix: str) -> str:
+    return f"{tenants.prefix}:{{u:{user}}}:{suffix}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("SCRIPT", "LOAD", "return 1"), ("EVAL", "while true do end", "0"),
+        ("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('f', function() end)"),
+        ("SET", "{own}limits", "0|0|0|0|0|0|0"), ("DEL", "{own}limits"),
+        ("HSET", "{prefix}limits", "max_items_per_user", "0"),
+        ("SMEMBERS", "{prefix}{registry}:users"), ("XRANGE", "{prefix}{registry}:joins", "-", "+"),
+        ("SADD", "{prefix}{registry}:users", "x"),
+    ],
+)
+def test_a_tenant_can_neither_run_code_of_its_own_nor_change_its_limits_nor_list_users(
+    tenants: Tenants, command: tuple[str, ...]
+) -> None:
+    args = [a.replace("{own}", _own(tenants, "alice", "")).replace("{prefix}", tenants.prefix + ":")
+            for a in command]
+    client = redis.Redis.from_url(tenants.url("alice"))
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.execute_command(*args)
+    client.close()
+
+
+def test_a_tenants_announcement_tells_it_nothing_about_other_users(tenants: Tenants) -> None:
+    client = redis.Redis.from_url(tenants.url("alice"))
+    joins = f"{tenants.prefix}:{{registry}}:joins"
+    replies = [client.xadd(joins, {"u": user}) for user in ("bob", "nobody-at-all")]
+    assert all(re.fullmatch(rb"\d+-\d+", r) for r in replies)  # entry ids, not 0/1 answers
+    client.close()
+
+
+def _admin_snapshotter(tenants: Tenants, tmp_path: Path) -> Snapshotter:
+    db = SqliteDB(str(tmp_path / "snap.db"))
+    db.migrate()
+    settings = Settings(redis_url=tenants.server.url, key_prefix=tenants.prefix)
+    return Snapshotter(settings, db, maintain_every=0.01)
+
+
+def test_after_the_script_cache_is_lost_a_trusted_worker_reloads_it(
+    tenants: Tenants, tmp_path: Path
+) -> None:
+    mesh = _mesh(tenants, "alice")
+    mesh.push("before", 1)
+    tenants.admin.script_flush()
+    with pytest.raises(SynthaPermissionError) as refused:
+        mesh.push("during", 2)
+    assert "scripts load" in " ".join(refused.value.suggestions)
+    loaded, _ = _admin_snapshotter(tenants, tmp_path).maintain()
+    assert loaded == len(SCRIPTS)
+    assert mesh.push("after", 3) > 0 and mesh.get("before") == 1
+
+
+def test_a_tenant_that_lost_its_limits_asks_and_a_trusted_worker_provisions_them(
+    tenants: Tenants, tmp_path: Path
+) -> None:
+    mesh = _mesh(tenants, "bob")
+    mesh.push("before", 1)
+    tenants.admin.delete(_own(tenants, "bob", "limits"))  # as an empty restart would
+    with pytest.raises(SynthaConfigurationError) as refused:
+        mesh.push("during", 2)
+    assert "limits" in refused.value.message
+    _, provisioned = _admin_snapshotter(tenants, tmp_path).maintain()
+    assert provisioned == 1
+    assert mesh.push("after", 3) > 0 and mesh.get("during") is None

@@ -143,8 +143,8 @@ def test_a_new_handle_of_a_registered_user_writes_in_one_round_trip(
 ) -> None:
     first = mesh_factory(user_id="registered")
     first.push("a", 1)
-    registry = f"{first.settings.key_prefix}:users"
-    assert raw.smembers(registry) == {b"registered"}
+    joins = f"{first.settings.key_prefix}:{{registry}}:joins"
+    assert [fields for _, fields in raw.xrange(joins)] == [{b"u": b"registered"}]
     second = mesh_factory(user_id="registered")
     calls: list[str] = []
     execute = second._store.execute

@@ -54,7 +54,7 @@ def test_lua_derives_names_with_the_suffixes_of_keys_py() -> None:
         keys.TOPIC_ITEMS, keys.TOPIC_SUBSCRIBERS, keys.AGENT_TOPICS, keys.TOPICS,
         keys.SUBSCRIBED_AGENTS, keys.POST_PERMISSIONS, keys.PERMISSION_AGENTS, keys.VERSION,
         keys.BYTES, keys.STREAM, keys.WAKE_CHANNEL, keys.OPERATION, keys.SWEEP_LEASE,
-        keys.EPOCH,
+        keys.EPOCH, keys.LIMITS,
     }
     assert lua_suffixes == python_suffixes
 
@@ -90,7 +90,9 @@ def test_hostile_user_ids_stay_inside_their_prefix(mesh_factory: Any, raw: Any, 
     root = keys.UserKeys(mesh.settings.key_prefix, user).root
     prefix = mesh.settings.key_prefix + ":"
     written = [n.decode() for n in raw.scan_iter(match=prefix + "*")]
-    assert written and all(n.startswith(root) or n == prefix + "users" for n in written)
+    # the registry's announcements, the deployment's limits
+    deployment = {prefix + "{registry}:joins", prefix + "limits"}
+    assert written and all(n.startswith(root) or n in deployment for n in written)
 
 
 def test_outcome_streams_stay_under_the_prefix_and_apart() -> None:

@@ -139,7 +139,7 @@ def test_expired_items_leave_no_index_entries(mesh: ContextMesh, raw: Any) -> No
     mesh.cleanup_expired()
     root = mesh._ops.keys.root
     left = {n.decode()[len(root) :] for n in raw.scan_iter(match=root + "*")}
-    bookkeeping = {"ver", "events", "bytes"}
+    bookkeeping = {"ver", "events", "bytes", "limits"}
     assert {name for name in left if not name.startswith("op:")} <= bookkeeping
 
 

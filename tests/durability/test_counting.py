@@ -91,11 +91,13 @@ def test_clear_leaves_only_what_a_new_write_needs(
     mesh.clear()
     root = f"{key_prefix}:{{u:user-1}}:"
     names = {k.decode() for k in raw.scan_iter(match=f"{key_prefix}:*")}
-    assert names - {n for n in names if n.startswith(root)} == {f"{key_prefix}:users"}
+    assert names - {n for n in names if n.startswith(root)} == {
+        f"{key_prefix}:{{registry}}:joins", f"{key_prefix}:limits"}
     left = {n[len(root):] for n in names if n.startswith(root)}
     retry_records = {name for name in left if name.startswith("op:")}
     # the version counter (versions stay monotonic), the change stream (the
-    # 'cleared' event), retry records (they expire in operation_ttl_seconds)
-    assert left - retry_records <= {"ver", "events"}
+    # 'cleared' event), the copy of the limits, retry records (they expire in
+    # operation_ttl_seconds)
+    assert left - retry_records <= {"ver", "events", "limits"}
     assert mesh.size() == 0
     assert mesh.push("k1", "again") > 0 and mesh.get("k1") == "again"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -50,7 +51,13 @@ def test_it_serves_probes_and_its_own_counters_until_terminated(
         assert f"serving http://127.0.0.1:{port}" in proc.stdout.readline()
         ready, body = get(f"http://127.0.0.1:{port}/ready")
         assert ready == 200 and json.loads(body)["ready"] is True
-        _, metrics = get(f"http://127.0.0.1:{port}/metrics")
+        wanted = 'syntha_redis_operations_total{operation="push",outcome="ok"}'
+        deadline = time.monotonic() + 10
+        while True:  # the first round may still be on its way
+            _, metrics = get(f"http://127.0.0.1:{port}/metrics")
+            if wanted in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     finally:
         proc.terminate()
     assert proc.wait(timeout=10) == 0

@@ -1,0 +1,46 @@
+"""What an operation asks of Redis: the calls that ``store`` runs.
+
+An operation (``operations``, ``limits``, ``health``, ...) is a generator that
+yields these and receives their replies; ``store.Store`` and
+``store.AsyncStore`` drive it. Kept apart from the store so that any module
+can describe calls without importing the machinery that runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = ["ScriptCall", "CommandCall", "Call", "Operation"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """EVALSHA of ``lua/<name>.lua`` with the user root as KEYS[1]."""
+
+    name: str
+    root: str
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCall:
+    """One plain Redis command (reads of a single key, the user registry).
+
+    ``root``: the user root when the command reads that user's keys, so that
+    a guarded store checks the user's epoch marker with it.
+    """
+
+    args: tuple[Any, ...]
+    root: str | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.args[0])
+
+
+Call = ScriptCall | CommandCall
+Operation = Generator[Call, Any, T]

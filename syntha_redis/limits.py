@@ -1,0 +1,141 @@
+"""Limits the scripts enforce, kept in Redis so that every client is held to them.
+
+A deployment (one Redis, one key prefix) has one set of limits, the hash
+``<prefix>:limits``: quotas per user (items, bytes), the size of one value,
+topics and subscribers per item, topics per agent, the length of a key. It
+is written by an admin (``syntha-redis limits set``), or at first start by
+the first process that needs it, from that process's ``Settings``.
+
+A script runs in its user's hash slot and cannot read that hash on a Redis
+Cluster, so each user holds a packed copy in its own slot, ``<root>limits``.
+A script that finds no copy answers ``SYNTHA_LIMITS_NEEDED`` before it does
+anything; the store then copies the deployment's limits for that user and
+sends the call again (``provision``). ``limits set`` rewrites the copies of
+every registered user, so a change holds at once.
+
+Whatever a client's own ``Settings`` say, and even for a raw EVALSHA of a
+script, these are the limits that hold: a client with other settings meets a
+typed error naming the deployment's limit, never a silent bypass. Tenant
+credentials (``syntha_redis.acl``) may read their copy but not write it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from syntha_redis import keys, registry
+from syntha_redis.calls import CommandCall, Operation
+from syntha_redis.codec import text
+from syntha_redis.config import Settings
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaPermissionError
+
+__all__ = [
+    "FIELDS",
+    "LIMITS_NEEDED",
+    "deployment_limits",
+    "packed",
+    "parse",
+    "provision",
+    "set_limits",
+]
+
+# The Settings fields that live in Redis, in the order of the packed copy that
+# lua/_prelude.lua's limits() reads. 0 means no limit.
+FIELDS = (
+    "max_items_per_user",
+    "max_bytes_per_user",
+    "max_value_bytes",
+    "max_topics_per_item",
+    "max_subscribers_per_item",
+    "max_topics_per_agent",
+    "max_key_length",
+)
+LIMITS_NEEDED = "SYNTHA_LIMITS_NEEDED"
+
+# The copy holds what a script can measure: encoded sizes. A value of
+# max_value_bytes encodes with at most a 5-byte msgpack header; a key of
+# max_key_length characters percent-encodes to at most 12 bytes a character.
+VALUE_FRAMING = 16
+KEY_BYTES_PER_CHAR = 12
+
+def from_settings(settings: Settings) -> dict[str, int]:
+    return {name: int(getattr(settings, name) or 0) for name in FIELDS}
+
+
+def packed(limits: Mapping[str, int]) -> str:
+    """The per-user copy: the limits as the scripts measure them, '|'-separated."""
+    measured = dict(limits)
+    if measured["max_value_bytes"]:
+        measured["max_value_bytes"] += VALUE_FRAMING
+    measured["max_key_length"] *= KEY_BYTES_PER_CHAR
+    return "|".join(str(measured[name]) for name in FIELDS)
+
+
+def parse(reply: Any) -> dict[str, int]:
+    found = {text(k): int(v) for k, v in (reply or {}).items()}
+    return {name: found[name] for name in FIELDS if name in found}
+
+
+def deployment_limits(settings: Settings) -> Operation[dict[str, int]]:
+    """The deployment's limits; written from ``settings`` first if it has none.
+
+    HSETNX: two processes starting at once agree on the first one's values,
+    and fields added by a later version are filled in without touching the rest.
+    """
+    name = keys.deployment_limits(settings.key_prefix)
+    found = parse((yield CommandCall(("HGETALL", name))))
+    if len(found) < len(FIELDS):
+        for field, value in from_settings(settings).items():
+            if field not in found:
+                yield CommandCall(("HSETNX", name, field, value))
+        found = parse((yield CommandCall(("HGETALL", name))))
+    return found
+
+
+def provision(settings: Settings, root: str) -> Operation[dict[str, int]]:
+    """Copy the deployment's limits into the user of ``root``; returns them.
+
+    Tenant credentials may not (their ACL makes the copy read-only): the user
+    is then announced, so that a trusted worker (``syntha-redis snapshot
+    run``) provisions it within seconds, and the call fails with what to do.
+    """
+    try:
+        limits = yield from deployment_limits(settings)
+        yield CommandCall(("SET", root + keys.LIMITS, packed(limits)))
+    except SynthaPermissionError as e:
+        user = keys.user_of_root(root)
+        yield registry.ask_for_limits(settings.key_prefix, user)
+        raise SynthaConfigurationError(
+            f"user {user!r} has no copy of the deployment's limits, and these credentials "
+            "may not write one",
+            config_key="limits",
+            cause=e,
+            suggestions=["Retry in a few seconds: a running `syntha-redis snapshot run` "
+                         "provisions users that ask for it",
+                         "Or run `syntha-redis limits sync` (or `acl apply`) as admin"],
+        ) from e
+    return limits
+
+
+def set_limits(settings: Settings, changes: Mapping[str, int],
+               users: Iterable[str]) -> Operation[dict[str, int]]:
+    """Change the deployment's limits and the copies of ``users`` (admin)."""
+    unknown = set(changes) - set(FIELDS)
+    bad = {k for k, v in changes.items() if isinstance(v, bool) or not isinstance(v, int)
+           or v < 0}
+    if unknown or bad:
+        raise SynthaConfigurationError(
+            f"cannot set limits {sorted(unknown | bad)}",
+            config_key=sorted(unknown | bad)[0],
+            suggestions=[f"Set any of {', '.join(FIELDS)} to a whole number (0 = none)"],
+        )
+    limits = yield from deployment_limits(settings)
+    if changes:
+        yield CommandCall(("HSET", keys.deployment_limits(settings.key_prefix),
+                           *(x for kv in changes.items() for x in kv)))
+        limits |= dict(changes)
+    for user in users:
+        yield CommandCall(("SET", keys.UserKeys(settings.key_prefix, user).root + keys.LIMITS,
+                           packed(limits)))
+    return limits
