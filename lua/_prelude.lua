@@ -173,15 +173,17 @@ end
 -- Without a copy the call stops here, before any write, and the client
 -- provisions one and calls again; so no client's own settings, and no raw
 -- EVALSHA, can get around them.
+local LIMITS_FORMAT = '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$'
 local function limits()
   local copy = redis.call('GET', K_LIMITS)
   if not copy then
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the user has no copy of the limits')
   end
-  local n = {}
-  for v in string.gmatch(copy, '%d+') do n[#n + 1] = tonumber(v) end
-  return {items = n[1], bytes = n[2], value = n[3], topics = n[4], subs = n[5],
-          agent_topics = n[6], key = n[7]}
+  -- one match, not an iterator (this runs on every write)
+  local n1, n2, n3, n4, n5, n6, n7 = string.match(copy, LIMITS_FORMAT)
+  return {items = tonumber(n1), bytes = tonumber(n2), value = tonumber(n3),
+          topics = tonumber(n4), subs = tonumber(n5), agent_topics = tonumber(n6),
+          key = tonumber(n7)}
 end
 
 -- Safe retries: a replayed operation id returns the first result, unapplied.
