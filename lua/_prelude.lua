@@ -187,9 +187,25 @@ local function limits()
 end
 
 -- Safe retries: a replayed operation id returns the first result, unapplied.
+--
+-- An op id '<bucket>:<hex>' (syntha_redis/operations.py: bucket = the client's
+-- clock / the op result ttl) keeps its record as a field of the hash
+-- '<root>op:<bucket>:<first two hex digits>', so the records of one period share
+-- 256 small hashes (listpacks, ~75 B a record) instead of a key each (~200 B).
+-- Every write to such a hash sets its TTL to the op result ttl again, so each
+-- record lives at least that long, whatever the client clocks say. Any other id
+-- (an older client) keeps a key of its own, as before.
+local function op_record()
+  local bucket, hex = string.match(ARGV[1], '^(%d+):(%x%x%x+)$')
+  if bucket then return K_OP .. bucket .. ':' .. string.sub(hex, 1, 2), string.sub(hex, 3) end
+  return K_OP .. ARGV[1], nil
+end
+
 local function replayed()
   if ARGV[1] == '' then return nil end
-  local r = redis.call('GET', K_OP .. ARGV[1])
+  local key, field = op_record()
+  local r
+  if field then r = redis.call('HGET', key, field) else r = redis.call('GET', key) end
   if not r then return nil end
   local out = split(r, '|')
   for i, v in ipairs(out) do if v == '~' then out[i] = '' end end
@@ -198,19 +214,25 @@ end
 
 -- remember() with the record already encoded (numbers as decimal strings).
 local function remember_as(result, record)
-  if ARGV[1] ~= '' then redis.call('SET', K_OP .. ARGV[1], record, 'PX', ARGV[5]) end
+  if ARGV[1] ~= '' then
+    local key, field = op_record()
+    if field then
+      redis.call('HSET', key, field, record)
+      redis.call('PEXPIRE', key, ARGV[5])
+    else
+      redis.call('SET', key, record, 'PX', ARGV[5])
+    end
+  end
   return result
 end
 
 local function remember(result)
-  if ARGV[1] ~= '' then
-    local parts = {}
-    for i, v in ipairs(result) do
-      if v == '' then parts[i] = '~'
-      elseif type(v) == 'number' then parts[i] = string.format('%.0f', v)
-      else parts[i] = v end
-    end
-    redis.call('SET', K_OP .. ARGV[1], table.concat(parts, '|'), 'PX', ARGV[5])
+  if ARGV[1] == '' then return result end
+  local parts = {}
+  for i, v in ipairs(result) do
+    if v == '' then parts[i] = '~'
+    elseif type(v) == 'number' then parts[i] = string.format('%.0f', v)
+    else parts[i] = v end
   end
-  return result
+  return remember_as(result, table.concat(parts, '|'))
 end

@@ -154,8 +154,11 @@ class MeshOperations:
         return max(1, int(ttl * 1000))
 
     def _head(self) -> tuple[Any, ...]:
-        # 96 random bits name the operation for retry dedupe (os.urandom: 4x uuid4's speed)
-        return (os.urandom(12).hex(), *self._head_tail, self.settings.prune_batch)
+        # The operation's id for retry dedupe: the period of the client's clock (one
+        # op result ttl long) and 64 random bits (os.urandom: 4x uuid4's speed).
+        # The scripts keep the records of one period together (lua/_prelude.lua).
+        period = int(time.time() / self.settings.operation_ttl_seconds)
+        return (f"{period}:{os.urandom(8).hex()}", *self._head_tail, self.settings.prune_batch)
 
     def _script(self, name: str, *args: Any) -> ScriptCall:
         return ScriptCall(name, self.keys.root, args)
