@@ -1,17 +1,22 @@
--- visible.lua: every live item an agent may see, in one server-side read.
+-- visible.lua: the live items an agent may see, in one server-side read.
 --
 -- KEYS[1] user root
 -- ARGV[1] agent token   ARGV[2] max items
 -- ARGV[3] what each item carries: '1' = every field, '0' = every field but the value
 --         (sent as ''), 'kv' = only the key token and the value
--- Returns {agent_topics, truncated (0/1), item, item, ...}, oldest item first (ties
---         by key token); an item is 8 fields {tok, value|'', version, author,
---         created_ms, expires_ms, topics_csv, subs_csv}, or 2 {tok, value} for 'kv'
+-- Returns {agent_topics, total_visible, item, item, ...}, oldest item first (ties
+--         by version, i.e. write order); an item is 8 fields {tok, value|'',
+--         version, author, created_ms, expires_ms, topics_csv, subs_csv}, or 2
+--         {tok, value} for 'kv'. When more than max items are visible
+--         (total_visible > items returned), the cap keeps the most recent ones:
+--         it applies after ordering, never to an arbitrary subset. Memory stays
+--         bounded by 2 x max items: once that many rows are held, the oldest are
+--         dropped down to max items.
 --
 -- The cost is per candidate, so the loop does as little as it can: one HMGET,
--- a visibility test by plain string search, and a sort on strings (created ms
--- are 13 digits from 2001 to 2286, so string order is time order) with Lua's
--- own comparator instead of a Lua function.
+-- a visibility test by plain string search, and a sort on strings with Lua's own
+-- comparator instead of a Lua function: created ms (13 digits from 2001 to
+-- 2286) then the version, zero-padded, so string order is time order.
 local agent, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local agent_topics = redis.call('SMEMBERS', K_ATOPICS .. agent)
 local follows = set_of(agent_topics)
@@ -27,10 +32,10 @@ add(K_GLOBAL)
 add(K_DIRECT .. agent)
 for _, t in ipairs(agent_topics) do add(K_TITEMS .. t) end
 
--- the fields to read, the first three always: created, topics, subs
-local fields = {'created', 'topics', 'subs', 'value', 'version', 'author', 'expires'}
-if mode == 'kv' then fields = {'created', 'topics', 'subs', 'value'}
-elseif mode ~= '1' then fields = {'created', 'topics', 'subs', 'version', 'author', 'expires'} end
+-- the fields to read, the first four always: created, version, topics, subs
+local fields = {'created', 'version', 'topics', 'subs', 'value', 'author', 'expires'}
+if mode == 'kv' then fields = {'created', 'version', 'topics', 'subs', 'value'}
+elseif mode ~= '1' then fields = {'created', 'version', 'topics', 'subs', 'author', 'expires'} end
 
 -- Does the csv of topic tokens hold one the agent follows? (string.find, not
 -- gmatch: no iterator to allocate per item)
@@ -44,37 +49,55 @@ local function follows_any(csv)
   end
 end
 
-local needle = ',' .. agent .. ','
-local truncated = 0
+local function padded(digits, width)
+  if #digits >= width then return digits end
+  return string.rep('0', width - #digits) .. digits
+end
+
 local order, rows, toks = {}, {}, {}
+
+-- keep the newest `limit` rows, oldest first
+local function keep_newest()
+  table.sort(order)
+  local drop = #order - limit
+  if drop <= 0 then return end
+  local kept = {}
+  for i = 1, drop do rows[order[i]], toks[order[i]] = nil, nil end
+  for i = drop + 1, #order do kept[#kept + 1] = order[i] end
+  order = kept
+end
+
+local needle = ',' .. agent .. ','
+local total = 0
 for _, tok in ipairs(candidates) do
-  if #order >= limit then truncated = 1; break end
   -- Redis's own expiry hides an expired item; a stale index entry (an item
   -- gone, moved or re-routed) is re-checked against the item itself
   local h = redis.call('HMGET', K_ITEM .. tok, unpack(fields))
-  local created, topics, subs = h[1], h[2], h[3]
+  local created, topics, subs = h[1], h[3], h[4]
   if created and ((topics == '' and subs == '')
       or (topics ~= '' and follows_any(topics))
       or (subs ~= '' and string.find(',' .. subs .. ',', needle, 1, true))) then
-    if #created ~= 13 then created = string.format('%013d', tonumber(created)) end
-    local sort_key = created .. '\0' .. tok
+    total = total + 1
+    local sort_key = padded(created, 13) .. padded(h[2], 17) .. tok
     order[#order + 1] = sort_key
     rows[sort_key], toks[sort_key] = h, tok
+    if #order >= 2 * limit then keep_newest() end
   end
 end
-table.sort(order)
-local out = {agent_topics, truncated}
+keep_newest()
+local out = {agent_topics, total}
 local n = 2
 for _, sort_key in ipairs(order) do
   local tok, h = toks[sort_key], rows[sort_key]
   if mode == 'kv' then
-    out[n + 1], out[n + 2] = tok, h[4]
+    out[n + 1], out[n + 2] = tok, h[5]
     n = n + 2
   else
-    local value, at = '', 4
-    if mode == '1' then value, at = h[4], 5 end
-    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = tok, value, h[at], h[at + 1]
-    out[n + 5], out[n + 6], out[n + 7], out[n + 8] = h[1], h[at + 2], h[2], h[3]
+    local value, at = '', 5
+    if mode == '1' then value, at = h[5], 6 end
+    -- tok, value, version, author, created, expires, topics, subs
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = tok, value, h[2], h[at]
+    out[n + 5], out[n + 6], out[n + 7], out[n + 8] = h[1], h[at + 1], h[3], h[4]
     n = n + 8
   end
 end

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 from syntha_redis.connection import release_async_clients
 from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
+from syntha_redis.exceptions import typed_arguments
 from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import ContextItem
-from syntha_redis.store import AsyncStore, Operation
+from syntha_redis.store import AsyncStore, Operation, Store
 from syntha_redis.topic_operations import TopicDeletion
 
 __all__ = ["AsyncContextMesh"]
@@ -63,6 +64,7 @@ class AsyncContextMesh(BaseContextMesh):
 
     # -- items -------------------------------------------------------------------
 
+    @typed_arguments
     async def push(
         self,
         key: str,
@@ -79,9 +81,10 @@ class AsyncContextMesh(BaseContextMesh):
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
+    @typed_arguments
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """See ``ContextMesh.push_many``."""
-        return await self._run(self._ops.push_many(items))
+        return await self._run(self._ops.push_many(self._ops.batch_items(items)))
 
     async def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
         items = await self.get_many_items(keys, agent_name)
@@ -135,8 +138,13 @@ class AsyncContextMesh(BaseContextMesh):
         since: str | ChangeEvent | None = None,
         timeout: float | None = None,
     ) -> AsyncWatch:
-        """``async for event in mesh.watch(agent)``; see ``ContextMesh.watch``."""
-        return AsyncWatch(self._store(), self._ops, agent_name, since, timeout)
+        """``async for event in mesh.watch(agent)``; see ``ContextMesh.watch``.
+
+        As there, new changes count from this call: with ``since=None`` the
+        stream's end is read now, with one blocking round trip (see ``AsyncWatch``).
+        """
+        starter = Store(self.settings) if since is None else None
+        return AsyncWatch(self._store(), self._ops, agent_name, since, timeout, starter)
 
     # -- topics --------------------------------------------------------------------
 

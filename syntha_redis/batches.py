@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from syntha_redis.codec import text
+from syntha_redis.codec import text, too_deep
 from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.models import ContextItem
 from syntha_redis.store import Operation
 from syntha_redis.topic_operations import TopicOperations
 
-__all__ = ["BatchOperations"]
+__all__ = ["BatchOperations", "batch_items"]
 
 # What one push_many() item may hold: push()'s arguments.
 _PUSH_FIELDS = frozenset(
@@ -25,8 +25,41 @@ _PUSH_FIELDS = frozenset(
 )
 
 
+def _bad_item(item: object, problem: str) -> SynthaValidationError:
+    shown = repr(item)[:80] if not too_deep(item) else type(item).__name__
+    return SynthaValidationError(
+        f"push_many item {problem}: {shown.encode('utf-8', 'backslashreplace').decode()}",
+        field="items",
+        suggestions=['Pass items like {"key": "k", "value": 1, "topics": ["t"]}, '
+                     f"with only these fields: {', '.join(sorted(_PUSH_FIELDS))}"],
+    )
+
+
+def batch_items(items: object) -> list[Mapping[str, Any]]:
+    """``items`` as a list of push()-argument mappings, each with a key and a value."""
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+        raise SynthaValidationError(
+            f"push_many takes a list of item dicts, got {type(items).__name__}",
+            field="items",
+            suggestions=['Pass a list, e.g. [{"key": "a", "value": 1}, {"key": "b", "value": 2}]'],
+        )
+    listed = list(items)
+    for item in listed:
+        if not isinstance(item, Mapping):
+            raise _bad_item(item, f"must be a dict, not {type(item).__name__}")
+        unknown = [f for f in item if f not in _PUSH_FIELDS]
+        if unknown:
+            raise _bad_item(item, f"has unknown field(s) {', '.join(map(repr, unknown))}")
+        missing = [f for f in ("key", "value") if f not in item]
+        if missing:
+            raise _bad_item(item, f"lacks {' and '.join(missing)}")
+    return listed
+
+
 class BatchOperations(TopicOperations):
     """The mesh's operations plus ``push_many`` and ``get_many``."""
+
+    batch_items = staticmethod(batch_items)
 
     def _batch_size(self, count: int, what: str) -> None:
         limit = self.settings.max_batch_items
@@ -41,14 +74,7 @@ class BatchOperations(TopicOperations):
         """Push every item (mappings of push()'s arguments) or none; returns versions."""
         specs: list[tuple[Any, ...]] = []
         by_token: dict[str, Mapping[str, Any]] = {}
-        for item in items:
-            if not isinstance(item, Mapping) or not _PUSH_FIELDS.issuperset(item):
-                raise SynthaValidationError(
-                    f"each batch item must be a dict of {', '.join(sorted(_PUSH_FIELDS))}, "
-                    f"got {item!r:.80}",
-                    field="items",
-                    suggestions=['Pass items like {"key": "k", "value": 1, "topics": ["t"]}'],
-                )
+        for item in batch_items(items):
             spec = self.item_args(**item)
             if spec[0] in by_token:
                 raise SynthaValidationError(
@@ -80,9 +106,10 @@ class BatchOperations(TopicOperations):
                 field="keys",
                 suggestions=['Pass keys as a list, e.g. ["a", "b"]'],
             )
-        wanted = list(dict.fromkeys(item_keys))
-        self._batch_size(len(wanted), "keys")
-        tokens = [self.key_token(key) for key in wanted]
+        # token -> key, first occurrence first; a key that is not a string is refused
+        by_token = {self.key_token(key): key for key in item_keys}
+        self._batch_size(len(by_token), "keys")
+        tokens, wanted = list(by_token), list(by_token.values())
         agent = "" if agent_name is None else self.name_token(agent_name, "agent_name")
         if not tokens:
             return {}

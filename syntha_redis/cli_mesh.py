@@ -21,10 +21,12 @@ about any server.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from syntha_redis import keys
@@ -133,18 +135,67 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    with _open(args) as mesh, mesh.watch(args.agent, args.since, args.timeout) as feed:
-        try:
+    """Print events until Ctrl-C, SIGTERM, --timeout, a closed stdout or an error,
+    and on each of those exits the id to resume from (on stderr)."""
+    resume = args.since
+    stop = _Interrupts()
+    try:
+        with _open(args) as mesh, mesh.watch(args.agent, args.since, args.timeout) as feed:
+            resume = feed.cursor
             for event in feed:
-                print(event.model_dump_json(exclude_none=True), flush=True)
-        except KeyboardInterrupt:
-            pass
-        print(f"stopped; resume with --since {feed.cursor}", file=sys.stderr)
+                with stop.deferred():  # printed and recorded, or neither
+                    print(event.model_dump_json(exclude_none=True), flush=True)
+                    # not feed.cursor: events read with this one may not be printed yet
+                    resume = event.event_id
+            resume = feed.cursor
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
+    finally:
+        stop.restore()
+        shown = f"--since {resume}" if resume else "no --since (nothing was read)"
+        # a --since that was refused is echoed as given, which may not be valid text
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
+        print(f"stopped; resume with {shown}", file=sys.stderr, flush=True)
     return 0
 
 
 EMBEDDED_NOTE = ("no Redis URL given (--redis-url or SYNTHA_REDIS_URL): this is the embedded "
                  "in-process store of this command alone; no server was checked")
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM as KeyboardInterrupt, held back while an event is being
+    printed and recorded, so that the resume id printed at exit is exact."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._held = False
+        self._previous: dict[int, Any] = {}
+        for sig in self.SIGNALS:
+            with contextlib.suppress(ValueError):  # not the main thread: no handlers
+                self._previous[sig] = signal.signal(sig, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self._holding:
+            self._held = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._held:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _health(args: argparse.Namespace) -> int:

@@ -30,6 +30,9 @@ class Settings(BaseModel):
     )
     key_prefix: str = Field("syntha", description="first part of every Redis key")
     default_user: str = Field(DEFAULT_USER, description="user id when none is given")
+    require_user_id: bool = Field(
+        False, description="refuse a mesh without user_id instead of using default_user"
+    )
     default_ttl: float | None = Field(None, gt=0, description="TTL (s) when push gets none")
 
     max_key_length: int = Field(512, gt=0, description="characters in an item key")
@@ -69,6 +72,12 @@ class Settings(BaseModel):
     )
     watch_poll_interval: float = Field(
         1.0, gt=0, description="watch() re-reads the stream this often without a wake-up (s)"
+    )
+    watch_retry_max_delay: float = Field(
+        5.0, gt=0, description="watch(): longest pause between reconnect attempts (s)"
+    )
+    watch_give_up_seconds: float | None = Field(
+        300, ge=0, description="watch(): raise after Redis was unreachable this long; None = never"
     )
 
     # Off by default: a process that nobody scrapes pays nothing, and the

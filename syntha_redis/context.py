@@ -16,7 +16,11 @@ from syntha_redis import sweeper
 from syntha_redis.batches import BatchOperations
 from syntha_redis.config import Settings
 from syntha_redis.events import ChangeEvent, Watch
-from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.exceptions import (
+    SynthaConfigurationError,
+    SynthaValidationError,
+    typed_arguments,
+)
 from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem
 from syntha_redis.store import SnapshotLink, Store
@@ -42,8 +46,6 @@ DATABASE_KEYWORDS = frozenset(
         "pool_recycle",
     }
 )
-
-_warned_default_user = False
 
 
 def build_settings(
@@ -73,20 +75,39 @@ def build_settings(
     return Settings.from_env(redis_url=redis_url, **fields), database
 
 
-def _resolve_user(user_id: str | None, settings: Settings) -> str:
-    global _warned_default_user
-    if user_id:
-        return user_id
-    if not _warned_default_user:
-        _warned_default_user = True
+def _resolve_user(user_id: object, settings: Settings) -> str:
+    """The mesh's user: ``user_id``, or for None (Syntha's single-user mode) the
+    settings' default user, with a warning, unless ``require_user_id`` is set.
+    Other falsy ids ("", 0, False) are refused: they are bugs, not a choice of user."""
+    if user_id is None:
+        if settings.require_user_id:
+            raise SynthaValidationError(
+                "user_id is required (require_user_id is set), got None",
+                field="user_id",
+                suggestions=[
+                    "Pass the end user's id: ContextMesh(user_id=...); unset "
+                    "SYNTHA_REQUIRE_USER_ID only for single-user tools and tests"
+                ],
+            )
+        # the warnings filter shows this once per calling line, not once per mesh
         warnings.warn(
             f"ContextMesh has no user_id: using the shared default user "
             f"{settings.default_user!r}. Production code should pass user_id= so that "
-            "each end user's context is isolated.",
+            "each end user's context is isolated (require_user_id=True enforces it).",
             UserWarning,
             stacklevel=3,
         )
-    return settings.default_user
+        return settings.default_user
+    if not user_id:
+        raise SynthaValidationError(
+            f"user_id must be a non-empty string, got {user_id!r}",
+            field="user_id",
+            suggestions=[
+                "Pass the end user's id as a non-empty string; pass None (not "
+                f"{user_id!r}) for the shared default user {settings.default_user!r}"
+            ],
+        )
+    return user_id  # type: ignore[return-value]  # MeshOperations checks it is a string
 
 
 class BaseContextMesh:
@@ -180,6 +201,7 @@ class ContextMesh(BaseContextMesh):
 
     # -- items -------------------------------------------------------------------
 
+    @typed_arguments
     def push(
         self,
         key: str,
@@ -202,6 +224,7 @@ class ContextMesh(BaseContextMesh):
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
+    @typed_arguments
     def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """Push several items atomically, all or none, in one round trip.
 
@@ -210,7 +233,7 @@ class ContextMesh(BaseContextMesh):
         All are validated and checked (versions, post permissions, quotas) before
         any is written. Returns the new versions, in order.
         """
-        return self._store.run(self._ops.push_many(items))
+        return self._store.run(self._ops.push_many(self._ops.batch_items(items)))
 
     def get_many(self, keys: Iterable[str], agent_name: str | None = None) -> dict[str, Any]:
         """``{key: value}`` of the live (and, with ``agent_name``, visible) items

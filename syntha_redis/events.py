@@ -16,6 +16,11 @@ expired) first receives ``ChangeEvent(type="gap")``: some events are lost, so
 rebuild state from ``mesh.get_visible_items(agent)`` and carry on; later
 events whose ``version`` is not above an item's are already reflected there.
 
+A Redis restart or failover does not end a watch: failed reads are retried
+with backoff (``watch_retry_max_delay``) from the cursor, a stream lost
+meanwhile yields one ``gap``, and after ``watch_give_up_seconds`` without
+Redis the watch raises ``SynthaConnectionError`` carrying ``resume_from``.
+
 ``since`` is an ``event_id`` (or the ``ChangeEvent`` itself, which also
 carries its version and so detects gaps exactly), ``"0"`` for everything the
 stream holds, or None for changes from now on.
@@ -23,6 +28,8 @@ stream holds, or None for changes from now on.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections import deque
@@ -35,10 +42,15 @@ from pydantic import BaseModel, ConfigDict
 
 from syntha_redis import keys
 from syntha_redis.codec import text
-from syntha_redis.exceptions import SynthaValidationError
+from syntha_redis.exceptions import (
+    SynthaConnectionError,
+    SynthaError,
+    SynthaTimeoutError,
+    SynthaValidationError,
+)
 from syntha_redis.operations import MeshOperations
 from syntha_redis.store import AsyncStore, Operation, ScriptCall, Store
-from syntha_redis.wakeups import AsyncWakeListener, WakeListener
+from syntha_redis.wakeups import AsyncWakeListener, WakeListener, backoff
 
 __all__ = ["ChangeEvent", "EventType", "Watch", "AsyncWatch"]
 
@@ -53,6 +65,11 @@ EventType = Literal[
     "topic_deleted",
     "gap",
 ]
+
+log = logging.getLogger("syntha_redis.events")
+
+# Errors a watcher outlives by retrying: Redis restarting, failing over, overloaded.
+TRANSIENT = (SynthaConnectionError, SynthaTimeoutError)
 
 # Stream entries one watch.lua call scans: bounds the script's run time.
 SCAN_BATCH = 500
@@ -105,6 +122,12 @@ class Cursor:
     version: int | None
 
 
+def _id_key(event_id: str) -> tuple[int, int]:
+    """A stream id ("<ms>-<seq>") as numbers, to compare two ids."""
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def cursor_from(since: str | ChangeEvent | None) -> Cursor:
     if since is None:
         return Cursor("$", None)
@@ -134,29 +157,49 @@ class WatchState:
     ) -> None:
         self.agent = ops.name_token(agent_name, "agent_name")
         self.cursor = cursor_from(since)
-        if timeout is not None and (isinstance(timeout, bool) or timeout < 0):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0
+        ):
             raise SynthaValidationError(
                 f"timeout must be a non-negative number of seconds or None, got {timeout!r}",
                 field="timeout",
                 suggestions=["Pass timeout=None to wait for events forever"],
             )
         self.timeout = timeout
-        self.poll = ops.settings.watch_poll_interval
+        s = ops.settings
+        self.poll = s.watch_poll_interval
+        self.retry_max_delay = s.watch_retry_max_delay
+        self.give_up = s.watch_give_up_seconds
         self.root = ops.keys.root
         self.pending: deque[ChangeEvent] = deque()
         self.more = False  # the last read stopped at SCAN_BATCH: read again at once
+        self.clock = time.monotonic
         self._deadline: float | None = None
+        self._down_since: float | None = None  # when reads started failing
+        self._failures = 0
+
+    def _call(self, cursor: Cursor) -> ScriptCall:
+        version = "" if cursor.version is None else cursor.version
+        return ScriptCall("watch", self.root, (self.agent, cursor.event_id, version, SCAN_BATCH))
 
     def watch(self) -> Operation[None]:
         """Read (and filter) the events after the cursor; queue the visible ones."""
         c = self.cursor
-        reply = yield ScriptCall(
-            "watch", self.root, (self.agent, c.event_id, "" if c.version is None else c.version,
-                                 SCAN_BATCH)
-        )
+        reply = yield self._call(c)
         version = text(reply[1])
         self.cursor = Cursor(text(reply[0]), int(version) if version else None)
         if int(reply[2]):
+            if int(reply[3]) == 0:
+                # Nothing after the cursor, yet events are missing: the stream was lost
+                # (Redis restarted empty, or restored older). Without a new cursor every
+                # later read would report the same gap again. Version 0 reads on without
+                # a gap check: from the cursor if the stream now reaches past it (events
+                # written since the read above), else from the stream's start, where
+                # the new events will be (already-seen ones may repeat after a gap).
+                # Queued after this read: if it fails, the retry reports the gap once.
+                end = yield self._call(Cursor("$", None))
+                past = _id_key(text(end[0])) >= _id_key(c.event_id)
+                self.cursor = Cursor(c.event_id if past else "0-0", 0)
             self.pending.append(
                 ChangeEvent(type="gap", event_id=c.event_id, version=c.version or 0)
             )
@@ -168,19 +211,70 @@ class WatchState:
         """Seconds to sleep before the next read, or None once ``timeout`` has passed."""
         if self.timeout is None:
             return self.poll
-        now = time.monotonic()
-        if self._deadline is None:
-            self._deadline = now + self.timeout
-        remaining = self._deadline - now
+        remaining = self._remaining()
         return min(self.poll, remaining) if remaining > 0 else None
+
+    def _remaining(self) -> float:
+        now = self.clock()
+        if self._deadline is None:
+            self._deadline = now + (self.timeout or 0)
+        return self._deadline - now
 
     def take(self) -> ChangeEvent:
         self._deadline = None  # the timeout counts from the last event handed out
         return self.pending.popleft()
 
+    def recovered(self) -> None:
+        """A read succeeded: the next failure starts a new outage."""
+        self._down_since = None
+        self._failures = 0
+
+    def failed(self, error: SynthaError) -> float:
+        """A read raised ``error``: the pause before trying again (backing off), or
+        ``error`` itself for a cause that waiting cannot fix, or a
+        SynthaConnectionError once Redis has been unreachable for
+        ``watch_give_up_seconds`` (or past the watch's ``timeout``)."""
+        if not isinstance(error, TRANSIENT):
+            raise error
+        now = self.clock()
+        if self._down_since is None:
+            self._down_since = now
+        down = now - self._down_since
+        over_timeout = self.timeout is not None and self._remaining() <= 0
+        if over_timeout or (self.give_up is not None and down >= self.give_up):
+            raise SynthaConnectionError(
+                f"watch gave up after {down:.1f}s without Redis ({error.message}); "
+                f"resume from event {self.cursor.event_id}",
+                service="redis",
+                cause=error,
+                context={"resume_from": self.cursor.event_id},
+                suggestions=[
+                    f"Once Redis answers, watch again with since={self.cursor.event_id!r}: "
+                    "no event after it is lost while the stream keeps it",
+                    *error.suggestions,
+                    "Raise watch_give_up_seconds (or set it to None) to keep retrying longer",
+                ],
+            ) from None
+        self._failures += 1
+        log.warning(
+            "watch: %s; retrying from event %s (attempt %d)",
+            error.message, self.cursor.event_id, self._failures,
+        )
+        pause = backoff(self._failures, self.retry_max_delay)
+        if self.timeout is not None:
+            pause = min(pause, max(self._remaining(), 0.0))
+        return pause
+
 
 class Watch(Iterator[ChangeEvent]):
-    """Sync change feed of one agent; iterate it, close it (or use ``with``)."""
+    """Sync change feed of one agent; iterate it, close it (or use ``with``).
+
+    It survives Redis restarts and failovers: reads that fail to connect are
+    retried with backoff (up to ``watch_retry_max_delay`` apart) from the last
+    event read, and a stream lost meanwhile yields a ``gap`` event. After
+    ``watch_give_up_seconds`` without Redis it raises SynthaConnectionError,
+    whose ``context["resume_from"]`` is the cursor to watch again from.
+    """
 
     def __init__(
         self,
@@ -196,7 +290,11 @@ class Watch(Iterator[ChangeEvent]):
         self._wake = WakeListener(store.client, ops.keys.wake_channel)
         if self._state.cursor.event_id == "$":
             # "new changes" means after watch() returned, not after the first next()
-            store.run(self._state.watch())
+            try:
+                store.run(self._state.watch())
+            except BaseException:
+                self._wake.close()
+                raise
 
     @property
     def cursor(self) -> str:
@@ -209,7 +307,16 @@ class Watch(Iterator[ChangeEvent]):
     def __next__(self) -> ChangeEvent:
         state = self._state
         while not state.pending:
-            self._store.run(state.watch())
+            try:
+                self._store.run(state.watch())
+            except SynthaError as e:
+                try:
+                    time.sleep(state.failed(e))
+                except SynthaError:
+                    self.close()
+                    raise
+                continue
+            state.recovered()
             if state.pending or state.more:
                 continue
             pause = state.pause()
@@ -233,7 +340,14 @@ class Watch(Iterator[ChangeEvent]):
 
 
 class AsyncWatch(AsyncIterator[ChangeEvent]):
-    """Async change feed of one agent: ``async for event in mesh.watch(agent)``."""
+    """Async change feed of one agent: ``async for event in mesh.watch(agent)``.
+
+    Same semantics as ``Watch``. ``starter`` is a sync store of the same
+    Redis: with ``since=None`` the stream's end is read through it at once, so
+    that "new changes" start at the ``watch()`` call, as in the sync API, and
+    not at the first ``__anext__`` (one blocking round trip; a watch given a
+    ``since`` makes none).
+    """
 
     def __init__(
         self,
@@ -242,13 +356,17 @@ class AsyncWatch(AsyncIterator[ChangeEvent]):
         agent_name: str,
         since: str | ChangeEvent | None = None,
         timeout: float | None = None,
+        starter: Store | None = None,
     ) -> None:
         self._state = WatchState(ops, agent_name, since, timeout)
         self._store = store
         self._wake = AsyncWakeListener(store.client, ops.keys.wake_channel)
+        if starter is not None and self._state.cursor.event_id == "$":
+            starter.run(self._state.watch())
 
     @property
     def cursor(self) -> str:
+        """The id of the last event read: pass it as ``since`` to resume."""
         return self._state.cursor.event_id
 
     def __aiter__(self) -> AsyncWatch:
@@ -258,7 +376,16 @@ class AsyncWatch(AsyncIterator[ChangeEvent]):
         state = self._state
         await self._wake.start()
         while not state.pending:
-            await self._store.run(state.watch())
+            try:
+                await self._store.run(state.watch())
+            except SynthaError as e:
+                try:
+                    await asyncio.sleep(state.failed(e))
+                except SynthaError:
+                    await self.aclose()
+                    raise
+                continue
+            state.recovered()
             if state.pending or state.more:
                 continue
             pause = state.pause()

@@ -19,11 +19,15 @@ Constructors keep Syntha's signatures, so ``except SynthaError`` code and
     ├── SynthaPerformanceError     an operation exceeded its budget
     ├── SynthaTimeoutError         an operation timed out
     └── SynthaFrameworkError       a framework adapter failed
+
+Warnings: ``SynthaTruncationWarning`` (a ``UserWarning``), when a read of an
+agent's visible items returns fewer than are visible (``max_visible_items``).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import traceback
 from collections.abc import Callable
@@ -47,6 +51,8 @@ __all__ = [
     "SynthaFrameworkError",
     "ErrorHandler",
     "handle_syntha_error",
+    "typed_arguments",
+    "SynthaTruncationWarning",
 ]
 
 
@@ -302,3 +308,74 @@ F = TypeVar("F", bound=Callable[..., Any])
 def handle_syntha_error(func: F) -> F:
     """Decorator: any exception from ``func`` is re-raised as a ``SynthaError``."""
     return ErrorHandler().wrap_function(func)  # type: ignore[return-value]
+
+
+def _plain(signature: inspect.Signature) -> str:
+    """``(key, value, ttl=None, *, agent_name=None)``: no self, no annotations."""
+    empty = inspect.Parameter.empty
+    return str(
+        signature.replace(
+            parameters=[
+                p.replace(annotation=empty) for p in signature.parameters.values()
+                if p.name != "self"
+            ],
+            return_annotation=empty,
+        )
+    )
+
+
+def _argument_error(method: Callable[..., Any], args: Any, kwargs: Any) -> SynthaError | None:
+    """The SynthaValidationError for arguments ``method``'s signature refuses, or None."""
+    signature = inspect.signature(method)
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as e:
+        name = method.__name__
+        unknown = [k for k in kwargs if k not in signature.parameters]
+        problem = (  # the unknown name is the mistake; a missing argument may follow from it
+            f"got an unexpected keyword argument {', '.join(map(repr, unknown))}"
+            if unknown else str(e)
+        )
+        shown = problem.encode("utf-8", "backslashreplace").decode()
+        return SynthaValidationError(
+            f"{name}(): {shown}",
+            field="arguments",
+            suggestions=[f"Call {name}{_plain(signature)}"],
+        )
+    return None
+
+
+def typed_arguments(method: F) -> F:
+    """Arguments that ``method``'s signature refuses (``push(foo=1)``) raise
+    SynthaValidationError instead of Python's TypeError. Costs nothing on a good
+    call: the signature is consulted only after a TypeError."""
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def awaited(*args: Any, **kwargs: Any) -> Any:
+            try:
+                coroutine = method(*args, **kwargs)
+            except TypeError:
+                error = _argument_error(method, args, kwargs)
+                if error is None:
+                    raise
+                raise error from None
+            return await coroutine
+
+        return awaited  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def called(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except TypeError:
+            error = _argument_error(method, args, kwargs)
+            if error is None:
+                raise
+            raise error from None
+
+    return called  # type: ignore[return-value]
+
+
+class SynthaTruncationWarning(UserWarning):
+    """A read returned fewer items than are visible (``max_visible_items``)."""

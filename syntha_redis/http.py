@@ -17,16 +17,19 @@ The stdlib server is enough: probes and scrapes are a few requests a second.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from syntha_redis.config import Settings
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 from syntha_redis.fleet_metrics import CONTENT_TYPE, FleetMetrics
-from syntha_redis.health import check_health
+from syntha_redis.health import check_health, unreachable
 from syntha_redis.store import Store
 
 __all__ = ["ProbeServer", "start_http_server"]
@@ -50,13 +53,50 @@ def _json(status: HTTPStatus, payload: dict[str, Any]) -> tuple[HTTPStatus, str,
     return status, "application/json", json.dumps(payload).encode() + b"\n"
 
 
+def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """The listening server, or a SynthaConfigurationError saying why it cannot listen."""
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except socket.gaierror as e:
+        raise SynthaConfigurationError(
+            f"cannot serve on host {host!r}: it does not resolve ({e.strerror})",
+            config_key="host",
+            suggestions=["Pass --host 0.0.0.0 (every interface), 127.0.0.1, or a name "
+                         "or address of this machine"],
+        ) from None
+    except OverflowError as e:
+        raise SynthaConfigurationError(
+            f"cannot serve on port {port}: {e}",
+            config_key="port",
+            suggestions=["Pass a --port between 0 and 65535 (0 picks a free one)"],
+        ) from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            problem, fix = "is already in use", "Pass another --port, or stop the process using it"
+        elif e.errno == errno.EACCES:
+            problem, fix = "needs privileges", "Pass a --port above 1023"
+        elif e.errno == errno.EADDRNOTAVAIL:
+            problem, fix = "is not an address of this machine", "Pass --host 0.0.0.0 or 127.0.0.1"
+        else:
+            problem, fix = f"cannot be bound ({e.strerror})", "Check --host and --port"
+        raise SynthaConfigurationError(
+            f"cannot serve on {host}:{port}: it {problem}",
+            config_key="port",
+            suggestions=[fix],
+        ) from None
+
+
 class ProbeServer:
     """A running probe server; ``close()`` stops it."""
 
     def __init__(self, settings: Settings, port: int, host: str,
                  mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0) -> None:
-        self.store = Store(settings)
-        self.fleet = FleetMetrics(self.store, mesh_metrics_max_age) if mesh_metrics else None
+        self.settings = settings
+        # built at first use: a cluster client connects when it is built, and the
+        # probes must serve (liveness, a 503 /ready) while Redis is down
+        self._store: Store | None = None
+        self._fleet: FleetMetrics | None = None
+        self._mesh_metrics = (mesh_metrics, mesh_metrics_max_age)
         probes = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +112,7 @@ class ProbeServer:
                 # probes hit every few seconds: keep them out of the app's stderr
                 log.debug("%s " + format, self.address_string(), *args)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _bind(host, port, Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="syntha-http-probes", daemon=True
@@ -89,17 +129,37 @@ class ProbeServer:
         host = str(self._server.server_address[0])
         return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
 
+    def _built_store(self) -> Store:
+        self._store = self._store or Store(self.settings)
+        return self._store
+
+    def _fleet_metrics(self) -> FleetMetrics | None:
+        """The mesh-wide gauges, when on and Redis could be reached once (until then
+        /metrics shows this process's counters only)."""
+        wanted, max_age = self._mesh_metrics
+        if wanted and self._fleet is None:
+            try:
+                self._fleet = FleetMetrics(self._built_store(), max_age)
+            except SynthaError:
+                return None
+        return self._fleet
+
     def answer(self, path: str) -> tuple[HTTPStatus, str, bytes]:
         """(status, content type, body) for a GET of ``path``."""
         if path == "/health":
             return _json(HTTPStatus.OK, {"status": "alive"})
         if path == "/ready":
-            report = check_health(self.store, load_scripts=True)
+            try:
+                store = self._built_store()
+            except SynthaError as e:
+                report = unreachable(self.settings, e)
+            else:
+                report = check_health(store, load_scripts=True)
             ready = report.status != "unhealthy"
             status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
             return _json(status, {"ready": ready, **report.model_dump(mode="json")})
         if path == "/metrics":
-            return _metrics_page(self.fleet)
+            return _metrics_page(self._fleet_metrics())
         return _json(HTTPStatus.NOT_FOUND, {"error": f"no such path {path!r}",
                                             "paths": ["/health", "/ready", "/metrics"]})
 

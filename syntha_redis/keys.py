@@ -85,6 +85,7 @@ SNAPSHOT_GROUP = "snapshotter"
 
 _PREFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SAFE = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -125,6 +126,16 @@ def validate_identifier(value: object, field: str, max_length: int) -> str:
             f"{field} contains control characters",
             field=field,
             suggestions=[f"Remove control characters (e.g. NUL, newline) from the {field}"],
+        )
+    if _SURROGATE.search(value):
+        # a lone surrogate ('\ud800') is not text: it has no UTF-8 form to encode
+        raise SynthaValidationError(
+            f"{field} contains a lone surrogate code point (not valid Unicode text)",
+            field=field,
+            suggestions=[
+                f"Pass the {field} as valid Unicode text; decode bytes with "
+                "errors='replace' rather than 'surrogateescape'"
+            ],
         )
     return value
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +24,20 @@ from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaPermissionError,
     SynthaQuotaError,
+    SynthaTruncationWarning,
     SynthaValidationError,
 )
 from syntha_redis.models import ContextItem
 from syntha_redis.store import CommandCall, Operation, ScriptCall
 
-__all__ = ["MeshOperations", "Stats", "group_by_topic"]
+__all__ = [
+    "MeshOperations",
+    "Stats",
+    "VisibleItems",
+    "VisibleKeys",
+    "VisibleValues",
+    "group_by_topic",
+]
 
 CLEAR_CHUNK = 10_000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
@@ -42,6 +51,63 @@ SIZE_LIMITS = {
     "too_many_topics": ("the number of topics", "max_topics_per_item"),
     "too_many_subscribers": ("the number of subscribers", "max_subscribers_per_item"),
 }
+
+
+class VisibleItems(list[ContextItem]):
+    """``get_visible_items()``'s items, oldest first, saying whether the read was cut:
+    ``truncated`` when more than ``max_visible_items`` were visible (the list then
+    holds the most recent ones) and ``total_visible``, how many were."""
+
+    __slots__ = ("total_visible",)
+
+    def __init__(self, items: Iterable[ContextItem] = (), total_visible: int = 0) -> None:
+        super().__init__(items)
+        self.total_visible = total_visible
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_visible > len(self)
+
+
+class VisibleKeys(list[str]):
+    """``get_keys_for_agent()``'s keys, with ``truncated`` and ``total_visible``."""
+
+    __slots__ = ("total_visible",)
+
+    def __init__(self, items: Iterable[str] = (), total_visible: int = 0) -> None:
+        super().__init__(items)
+        self.total_visible = total_visible
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_visible > len(self)
+
+
+class VisibleValues(dict[str, Any]):
+    """``get_all_for_agent()``'s ``{key: value}`` (a dict, as in Syntha), with
+    ``truncated`` and ``total_visible``."""
+
+    __slots__ = ("total_visible",)
+
+    def __init__(self, values: Iterable[tuple[str, Any]] = (), total_visible: int = 0) -> None:
+        super().__init__(values)
+        self.total_visible = total_visible
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_visible > len(self)
+
+
+def warn_if_cut(agent: str, shown: int, total: int, limit: int) -> None:
+    """Mesh reads that the cap cut say so (tool results carry the flag instead)."""
+    if total > shown:
+        warnings.warn(
+            f"agent {agent!r} can see {total} items; this read returned the {shown} most "
+            f"recent (max_visible_items={limit}). Check .truncated / .total_visible, or "
+            "raise max_visible_items",
+            SynthaTruncationWarning,
+            stacklevel=2,
+        )
 
 
 @dataclass(frozen=True)
@@ -124,15 +190,16 @@ class MeshOperations:
                 field=field,
                 suggestions=[f'Pass {field} as a list, e.g. ["sales"]'],
             )
-        unique = list(dict.fromkeys(names))
+        singular = field.rstrip("s")
+        # tokens first: a name that is not a string (even an unhashable one) is refused
+        unique = list(dict.fromkeys(self.name_token(name, singular) for name in names))
         if len(unique) > limit:
             raise SynthaValidationError(
                 f"{len(unique)} {field} given; the limit is {limit}",
                 field=field,
                 suggestions=[f"Use at most {limit} {field}"],
             )
-        singular = field.rstrip("s")
-        return ",".join(self.name_token(name, singular) for name in unique)
+        return ",".join(unique)
 
     def ttl_ms(self, ttl: object) -> int:
         if ttl is None:
@@ -314,8 +381,9 @@ class MeshOperations:
 
     def visible_rows(
         self, agent_name: str, with_values: bool = True
-    ) -> Operation[tuple[list[str], list[list[Any]]]]:
-        """(topics the agent follows, raw item rows it can see, oldest first)."""
+    ) -> Operation[tuple[list[str], list[list[Any]], int]]:
+        """(topics the agent follows, raw item rows it can see oldest first, how many
+        it can see): the rows are the most recent ``max_visible_items`` of them."""
         agent = self.name_token(agent_name, "agent_name")
         reply = yield self._script(
             "visible", agent, self.settings.max_visible_items, "1" if with_values else "0"
@@ -323,31 +391,41 @@ class MeshOperations:
         topics = sorted(keys.decode(t) for t in reply[0])
         # visible.lua returns the rows oldest first
         rows = [reply[i : i + ITEM_FIELDS] for i in range(2, len(reply), ITEM_FIELDS)]
-        return topics, rows
+        return topics, rows, int(reply[1])
+
+    def _cut(self, agent_name: str, shown: int, total: int, warn: bool) -> None:
+        if warn:
+            warn_if_cut(agent_name, shown, total, self.settings.max_visible_items)
 
     def visible_items(
-        self, agent_name: str, with_values: bool = True
-    ) -> Operation[tuple[list[str], list[ContextItem]]]:
-        """(topics the agent follows, items it can see oldest first)."""
-        topics, rows = yield from self.visible_rows(agent_name, with_values)
-        return topics, [self._item(None, row, with_values) for row in rows]
+        self, agent_name: str, with_values: bool = True, warn: bool = True
+    ) -> Operation[tuple[list[str], VisibleItems]]:
+        """(topics the agent follows, items it can see oldest first). With ``warn``, a
+        read cut by ``max_visible_items`` warns (SynthaTruncationWarning)."""
+        topics, rows, total = yield from self.visible_rows(agent_name, with_values)
+        self._cut(agent_name, len(rows), total, warn)
+        return topics, VisibleItems((self._item(None, row, with_values) for row in rows), total)
 
-    def visible_values(self, agent_name: str) -> Operation[dict[str, Any]]:
+    def visible_values(self, agent_name: str) -> Operation[VisibleValues]:
         """``{key: value}`` of what the agent can see, oldest first (no metadata objects:
         the script sends only each key and value)."""
         agent = self.name_token(agent_name, "agent_name")
         reply = yield self._script("visible", agent, self.settings.max_visible_items, "kv")
-        return {keys.decode(reply[i]): decode_value(reply[i + 1])
-                for i in range(2, len(reply), 2)}
+        total = int(reply[1])
+        self._cut(agent_name, (len(reply) - 2) // 2, total, True)
+        return VisibleValues(((keys.decode(reply[i]), decode_value(reply[i + 1]))
+                              for i in range(2, len(reply), 2)), total)
 
-    def visible_keys(self, agent_name: str) -> Operation[list[str]]:
-        _, rows = yield from self.visible_rows(agent_name, with_values=False)
-        return [keys.decode(row[0]) for row in rows]
+    def visible_keys(self, agent_name: str) -> Operation[VisibleKeys]:
+        _, rows, total = yield from self.visible_rows(agent_name, with_values=False)
+        self._cut(agent_name, len(rows), total, True)
+        return VisibleKeys((keys.decode(row[0]) for row in rows), total)
 
     def keys_by_topic(self, agent_name: str) -> Operation[dict[str, list[str]]]:
         """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""
         topics, items = yield from self.visible_items(agent_name, with_values=False)
         return group_by_topic(topics, items)
+
     def remove(self, key: str) -> Operation[bool]:
         reply = yield from self._mutate("remove", self.key_token(key))
         return int(reply[0]) == 1

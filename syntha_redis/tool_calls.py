@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from syntha_redis.batches import BatchOperations
+from syntha_redis.codec import MAX_DEPTH, too_deep
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaError,
     SynthaPermissionError,
     SynthaToolError,
+    SynthaValidationError,
 )
 from syntha_redis.logging import get_security_logger
-from syntha_redis.operations import group_by_topic
+from syntha_redis.operations import VisibleItems, group_by_topic
 from syntha_redis.store import Operation
 from syntha_redis.tool_schemas import describe_parameters, validate_arguments
 
@@ -49,9 +51,9 @@ def _get_context(call: ToolCall, args: Args) -> Operation[Result]:
     if keys:
         # one script call for every key (up to settings.max_batch_items)
         found = yield from call.ops.get_many(keys, call.agent)
-        items = list(found.values())
+        items = VisibleItems(found.values(), len(found))
     else:
-        _, items = yield from call.ops.visible_items(call.agent)
+        _, items = yield from call.ops.visible_items(call.agent, warn=False)
     context = {item.key: item.value for item in items}
     return {
         "success": True,
@@ -60,8 +62,19 @@ def _get_context(call: ToolCall, args: Args) -> Operation[Result]:
         "agent_name": call.agent,
         "keys_requested": keys or list(context),
         "keys_found": list(context),
-        "message": f"Retrieved {len(context)} context items",
+        "truncated": items.truncated,
+        "total_visible": items.total_visible,
+        "message": f"Retrieved {len(context)} context items" + _cut_note(items),
     }
+
+
+def _cut_note(items: VisibleItems) -> str:
+    if not items.truncated:
+        return ""
+    return (
+        f" (the {len(items)} most recent of {items.total_visible} visible; "
+        "ask for older ones by key)"
+    )
 
 
 def _parse_value(value: Any) -> Any:
@@ -72,6 +85,46 @@ def _parse_value(value: Any) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+    except RecursionError:
+        # json.loads recurses once per level: a hostile value must not crash the call
+        raise SynthaValidationError(
+            f"'value' is JSON nested more than {MAX_DEPTH} levels deep",
+            field="value",
+            suggestions=[f"Send a value nested at most {MAX_DEPTH} levels deep"],
+        ) from None
+
+
+def _check_depth(tool: str, arguments: Args) -> None:
+    """Refuse arguments nested too deeply to quote in a message or return as JSON."""
+    for name, value in arguments.items():
+        if too_deep(value):
+            raise SynthaValidationError(
+                f"argument {name!r} of {tool} is nested more than {MAX_DEPTH} levels deep",
+                field=str(name),
+                suggestions=[f"Call {tool} with: {describe_parameters(tool)}"],
+            )
+
+
+def _text(message: str) -> str:
+    """``message`` as valid Unicode: model input quoted in it may hold lone surrogates."""
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        return message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return message
+
+
+def _echo(value: Any) -> Any:
+    """A model's argument as a failure result may quote it: unchanged when it is
+    plain JSON, else a placeholder (deep nesting, lone surrogates, odd objects
+    would break the JSON encoding of the result downstream)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        return "<not shown: not plain JSON text>"
+    return value
 
 
 def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
@@ -110,7 +163,7 @@ def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
 
 def _list_context(call: ToolCall, args: Args) -> Operation[Result]:
     # one read, so the keys, their grouping and the topics agree with each other
-    topics, items = yield from call.ops.visible_items(call.agent, with_values=False)
+    topics, items = yield from call.ops.visible_items(call.agent, with_values=False, warn=False)
     keys = [item.key for item in items]
     return {
         "success": True,
@@ -118,9 +171,11 @@ def _list_context(call: ToolCall, args: Args) -> Operation[Result]:
         "all_accessible_keys": keys,
         "topics_subscribed": topics,
         "message": "Use these keys with get_context tool. "
-        "Keys are organized by topics you're subscribed to.",
+        "Keys are organized by topics you're subscribed to." + _cut_note(items),
         "agent_name": call.agent,
         "total_keys": len(keys),
+        "truncated": items.truncated,
+        "total_visible": items.total_visible,
     }
 
 
@@ -307,6 +362,7 @@ class ToolCall:
     def operation(self) -> Operation[Result]:
         """Validate the arguments, then run the tool; raises what ``failure`` reports."""
         settings = self.ops.settings
+        _check_depth(self.tool, self.arguments)
         args = validate_arguments(
             self.tool,
             self.arguments,
@@ -323,14 +379,17 @@ class ToolCall:
 
     def failure(self, error: Exception) -> Result:
         """The result of a call that raised ``error``."""
-        keys = self._spec.failure_keys(self.agent_name, self.arguments)
+        keys = {
+            k: _echo(v) for k, v in self._spec.failure_keys(self.agent_name, self.arguments).items()
+        }
         if isinstance(error, SynthaError):
             self._log_refusal(error)
             return {
                 "success": False,
-                "error": error.message,
-                "suggestion": error.suggestion
-                or f"Check the arguments: {describe_parameters(self.tool)}",
+                "error": _text(error.message),
+                "suggestion": _text(
+                    error.suggestion or f"Check the arguments: {describe_parameters(self.tool)}"
+                ),
                 **keys,
                 **_error_details(error),
             }

@@ -124,10 +124,16 @@ class BaseToolHandler(Generic[MeshT]):
     def _refusal(self, tool_name: str) -> Result | None:
         """The result for a call this agent may not make (unknown or denied tool)."""
         available = self.get_available_tools()
-        if tool_name not in TOOL_NAMES:
+        if not isinstance(tool_name, str) or tool_name not in TOOL_NAMES:
+            # repr() of a non-string could be huge or nested past the recursion limit
+            shown = (
+                preview(tool_name, 80)
+                if isinstance(tool_name, str)
+                else f"a {type(tool_name).__name__}, not a tool name"
+            )
             return {
                 "success": False,
-                "error": f"Unknown tool: {preview(tool_name, 80)}",
+                "error": f"Unknown tool: {shown}",
                 "suggestion": f"Call one of your tools: {', '.join(available) or 'none'}",
                 "available_tools": available,
             }

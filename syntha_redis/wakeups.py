@@ -20,10 +20,15 @@ import time
 from typing import Any
 
 import redis
+from redis.exceptions import RedisClusterException
 
 __all__ = ["WakeListener", "AsyncWakeListener"]
 
 log = logging.getLogger("syntha_redis.events")
+
+# What a failed subscription or wait raises (a cluster client may raise the
+# RedisClusterException, which is not a RedisError, when no node answers).
+FAILED = (redis.RedisError, RedisClusterException, OSError)
 
 # Queued wake-ups drained after one: a burst of writes costs one re-read, not one
 # per write. Bounded so a constant stream of messages cannot starve the reader.
@@ -51,7 +56,7 @@ class WakeListener:
         try:
             pubsub = self._client.pubsub()
             pubsub.ssubscribe(self._channel)
-        except (redis.RedisError, OSError) as e:
+        except FAILED as e:
             log.warning("watch: no wake-up subscription (%s); polling instead", e)
             return
         self._pubsub = pubsub
@@ -71,7 +76,7 @@ class WakeListener:
             for _ in range(DRAIN_LIMIT):
                 if self._pubsub.get_sharded_message(timeout=0) is None:
                     return
-        except (redis.RedisError, OSError) as e:
+        except FAILED as e:
             # redis-py's own reconnect retries are spent; the caller re-reads the stream
             log.warning("watch: wake-up connection lost (%s); re-subscribing", e)
             self._drop()
@@ -84,7 +89,7 @@ class WakeListener:
         if pubsub is not None:
             try:
                 pubsub.close()
-            except (redis.RedisError, OSError):
+            except FAILED:
                 pass  # the connection is being discarded anyway
 
     def close(self) -> None:
@@ -113,7 +118,7 @@ class AsyncWakeListener:
         try:
             pubsub = self._client.pubsub()
             await pubsub.ssubscribe(self._channel)
-        except (redis.RedisError, OSError) as e:
+        except FAILED as e:
             log.warning("watch: no wake-up subscription (%s); polling instead", e)
             return
         self._pubsub = pubsub
@@ -132,7 +137,7 @@ class AsyncWakeListener:
             for _ in range(DRAIN_LIMIT):
                 if await self._pubsub.get_message(timeout=0) is None:
                     return
-        except (redis.RedisError, OSError) as e:
+        except FAILED as e:
             log.warning("watch: wake-up connection lost (%s); re-subscribing", e)
             await self._drop()
             await asyncio.sleep(backoff(self._failures, seconds))
@@ -144,7 +149,7 @@ class AsyncWakeListener:
         if pubsub is not None:
             try:
                 await pubsub.aclose()
-            except (redis.RedisError, OSError):
+            except FAILED:
                 pass
 
     async def close(self) -> None:

@@ -48,6 +48,14 @@ class BlockingAsyncMesh:
 
         return blocking
 
+    def watch(self, *args: Any, **kwargs: Any) -> BlockingAsyncWatch:
+        """``mesh.watch(...)``, created on the loop (the watch belongs to its store)."""
+
+        async def make() -> Any:
+            return self.mesh.watch(*args, **kwargs)
+
+        return BlockingAsyncWatch(self._runner.run(make()), self._runner)
+
     def __enter__(self) -> BlockingAsyncMesh:
         self._runner.run(self.mesh.__aenter__())
         return self
@@ -57,3 +65,34 @@ class BlockingAsyncMesh:
 
     def __repr__(self) -> str:
         return f"Blocking({self.mesh!r})"
+
+
+class BlockingAsyncWatch:
+    """An AsyncWatch iterated from sync code, one ``__anext__`` at a time on the loop."""
+
+    def __init__(self, watch: Any, runner: EventLoopThread) -> None:
+        self.watch = watch
+        self._runner = runner
+
+    @property
+    def cursor(self) -> str:
+        return str(self.watch.cursor)
+
+    def __iter__(self) -> BlockingAsyncWatch:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._runner.run(self.watch.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        self._runner.run(self.watch.aclose())
+
+    def __enter__(self) -> BlockingAsyncWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
