@@ -40,6 +40,7 @@ elseif mode ~= '1' then fields = {'created', 'version', 'topics', 'subs', 'autho
 -- Does the csv of topic tokens hold one the agent follows? (string.find, not
 -- gmatch: no iterator to allocate per item)
 local function follows_any(csv)
+  if not string.find(csv, ',', 1, true) then return follows[csv] end
   local start = 1
   while true do
     local comma = string.find(csv, ',', start, true)
@@ -49,10 +50,9 @@ local function follows_any(csv)
   end
 end
 
-local function padded(digits, width)
-  if #digits >= width then return digits end
-  return string.rep('0', width - #digits) .. digits
-end
+-- zero padding by length (17 digits hold every version up to the year 5000)
+local ZEROS = {}
+for width = 1, 17 do ZEROS[width] = string.rep('0', width) end
 
 local order, rows, toks = {}, {}, {}
 
@@ -78,7 +78,10 @@ for _, tok in ipairs(candidates) do
       or (topics ~= '' and follows_any(topics))
       or (subs ~= '' and string.find(',' .. subs .. ',', needle, 1, true))) then
     total = total + 1
-    local sort_key = padded(created, 13) .. padded(h[2], 17) .. tok
+    local version = h[2]
+    if #created < 13 then created = ZEROS[13 - #created] .. created end
+    if #version < 17 then version = ZEROS[17 - #version] .. version end
+    local sort_key = created .. version .. tok
     order[#order + 1] = sort_key
     rows[sort_key], toks[sort_key] = h, tok
     if #order >= 2 * limit then keep_newest() end
