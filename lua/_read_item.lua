@@ -5,7 +5,8 @@
 
 -- May agent (a token; '' = system read, no access check) see an item with this
 -- routing? Resolved now, at read time: global, addressed by name, or on a topic
--- the agent follows at this moment (a plain search: tokens never hold ',').
+-- the agent follows at this moment (a plain search: tokens never hold ','; the
+-- agent's topics are a zset in subscription order).
 local function may_see(agent, topics_csv, subs_csv)
   if agent == '' or (topics_csv == '' and subs_csv == '') then return true end
   if subs_csv ~= '' and string.find(',' .. subs_csv .. ',', ',' .. agent .. ',', 1, true) then
@@ -14,7 +15,7 @@ local function may_see(agent, topics_csv, subs_csv)
   if topics_csv ~= '' then
     local follows = K_ATOPICS .. agent
     for t in string.gmatch(topics_csv, '[^,]+') do
-      if redis.call('SISMEMBER', follows, t) == 1 then return true end
+      if redis.call('ZSCORE', follows, t) then return true end
     end
   end
   return false

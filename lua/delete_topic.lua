@@ -44,7 +44,7 @@ end
 redis.call('DEL', K_TITEMS .. topic)
 local subscribers = redis.call('SMEMBERS', K_TSUBS .. topic)
 for _, agent in ipairs(subscribers) do
-  redis.call('SREM', K_ATOPICS .. agent, topic)
+  redis.call('ZREM', K_ATOPICS .. agent, topic)
   if redis.call('EXISTS', K_ATOPICS .. agent) == 0 then redis.call('SREM', K_TAGENTS, agent) end
 end
 redis.call('DEL', K_TSUBS .. topic)

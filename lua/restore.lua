@@ -62,8 +62,8 @@ for i = agents_at, #ARGV, AGENT_FIELDS do
   local agent, topics = ARGV[i + 1], split(ARGV[i + 2])
   if ARGV[i] == 'subscribed' then
     if #topics > 0 and redis.call('EXISTS', K_ATOPICS .. agent) == 0 then
-      for _, t in ipairs(topics) do
-        redis.call('SADD', K_ATOPICS .. agent, t)
+      for n, t in ipairs(topics) do
+        redis.call('ZADD', K_ATOPICS .. agent, n, t)
         redis.call('SADD', K_TSUBS .. t, agent)
         redis.call('SADD', K_TOPICS, t)
       end

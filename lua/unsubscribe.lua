@@ -10,15 +10,14 @@ local agent = ARGV[7]
 local key = K_ATOPICS .. agent
 local removed = {}
 for _, t in ipairs(split(ARGV[8])) do
-  if redis.call('SREM', key, t) == 1 then
+  if redis.call('ZREM', key, t) == 1 then
     removed[#removed + 1] = t
     redis.call('SREM', K_TSUBS .. t, agent)
     if redis.call('EXISTS', K_TSUBS .. t) == 0 then redis.call('SREM', K_TOPICS, t) end
   end
 end
-local remaining = redis.call('SMEMBERS', key)
+local remaining = redis.call('ZRANGE', key, 0, -1)  -- in subscription order
 if #remaining == 0 then redis.call('SREM', K_TAGENTS, agent) end
-table.sort(remaining)
 local csv = table.concat(remaining, ',')
 if #removed == 0 then
   return remember({1, tonumber(redis.call('GET', K_VER) or '0'), '', csv})

@@ -18,7 +18,7 @@
 -- comparator instead of a Lua function: created ms (13 digits from 2001 to
 -- 2286) then the version, zero-padded, so string order is time order.
 local agent, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local agent_topics = redis.call('SMEMBERS', K_ATOPICS .. agent)
+local agent_topics = redis.call('ZRANGE', K_ATOPICS .. agent, 0, -1)
 local follows = set_of(agent_topics)
 -- SMEMBERS of each index and a Lua table to drop duplicates: cheaper than
 -- SUNION, which builds a temporary set inside Redis

@@ -44,7 +44,7 @@ if since_ver ~= '' and tonumber(since_ver) ~= 0 then
   if next_ver ~= tonumber(since_ver) + 1 then gap = 1 end
 end
 
-local follows = set_of(redis.call('SMEMBERS', K_ATOPICS .. agent))
+local follows = set_of(redis.call('ZRANGE', K_ATOPICS .. agent, 0, -1))
 local out = {since, since_ver, gap, #entries}
 for _, entry in ipairs(entries) do
   local f = field_map(entry[2])

@@ -5,6 +5,7 @@ Code written for Syntha works after changing the import:
 """
 
 from syntha_redis.async_context import AsyncContextMesh
+from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.config import Settings
 from syntha_redis.context import ContextMesh
 from syntha_redis.events import ChangeEvent
@@ -38,7 +39,7 @@ from syntha_redis.logging import (
     get_performance_logger,
     get_security_logger,
 )
-from syntha_redis.models import ContextItem
+from syntha_redis.models import ContextItem, StoredItem
 from syntha_redis.persistence import DatabaseBackend, SQLiteBackend, create_database_backend
 from syntha_redis.prompts import (
     build_custom_prompt,
@@ -62,6 +63,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncContextMesh",
+    "AsyncToolHandler",
     "ChangeEvent",
     "FRAMEWORK_ADAPTERS",
     "PREDEFINED_ROLES",
@@ -92,6 +94,7 @@ __all__ = [
     "ErrorHandler",
     "SQLiteBackend",
     "Settings",
+    "StoredItem",
     "SynthaConfigurationError",
     "SynthaConflictError",
     "SynthaConnectionError",

@@ -70,6 +70,7 @@ CLIENT_COMMANDS: dict[str, str] = {
     "evalsha": "every mesh operation runs a script of lua/",
     "hmget": "a system read of one item (get without agent_name)",
     "smembers": "topic, subscriber and post-permission lookups",
+    "zrange": "the topics an agent follows, in subscription order",
     "ssubscribe": "watch() sleeps on the user's wake-up channel",
     "ping": "mesh.ping(), mesh.health() and connection health checks",
     "script|exists": "mesh.health() reports whether the scripts are cached",
@@ -88,7 +89,7 @@ SCRIPT_COMMANDS: frozenset[str] = frozenset(
         "incr", "incrby", "persist", "pexpire", "pexpireat", "sadd", "scard", "set",
         "sismember", "smembers", "spublish", "srandmember", "srem", "time",
         "xadd", "xrange", "xrevrange", "xtrim", "zadd", "zcount", "zrange",
-        "zmscore", "zrangebyscore", "zrem",
+        "zmscore", "zrangebyscore", "zrem", "zscore",
     }
 )
 

@@ -19,7 +19,7 @@ from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
 from syntha_redis.exceptions import typed_arguments
 from syntha_redis.health import HealthReport, check_health_async
-from syntha_redis.models import ContextItem
+from syntha_redis.models import StoredItem
 from syntha_redis.store import AsyncStore, Operation, Store
 from syntha_redis.topic_operations import TopicDeletion
 
@@ -92,16 +92,16 @@ class AsyncContextMesh(BaseContextMesh):
 
     async def get_many_items(
         self, keys: Iterable[str], agent_name: str | None = None
-    ) -> dict[str, ContextItem]:
+    ) -> dict[str, StoredItem]:
         return await self._run(self._ops.get_many(keys, agent_name))
 
     async def get(self, key: str, agent_name: str | None = None) -> Any:
         return await self._run(self._ops.get_value(key, agent_name))
 
-    async def get_item(self, key: str, agent_name: str | None = None) -> ContextItem | None:
+    async def get_item(self, key: str, agent_name: str | None = None) -> StoredItem | None:
         return await self._run(self._ops.get_item(key, agent_name))
 
-    async def get_visible_items(self, agent_name: str) -> list[ContextItem]:
+    async def get_visible_items(self, agent_name: str) -> list[StoredItem]:
         return (await self._run(self._ops.visible_items(agent_name)))[1]
 
     async def get_all_for_agent(self, agent_name: str) -> dict[str, Any]:

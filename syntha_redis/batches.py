@@ -13,7 +13,7 @@ from typing import Any
 
 from syntha_redis.codec import text, too_deep
 from syntha_redis.exceptions import SynthaValidationError
-from syntha_redis.models import ContextItem
+from syntha_redis.models import StoredItem
 from syntha_redis.store import Operation
 from syntha_redis.topic_operations import TopicOperations
 
@@ -98,7 +98,7 @@ class BatchOperations(TopicOperations):
 
     def get_many(
         self, item_keys: Iterable[str], agent_name: str | None = None
-    ) -> Operation[dict[str, ContextItem]]:
+    ) -> Operation[dict[str, StoredItem]]:
         """The live items among ``item_keys`` (visible to ``agent_name``), in request order."""
         if isinstance(item_keys, str) or not isinstance(item_keys, Iterable):
             raise SynthaValidationError(

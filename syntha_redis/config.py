@@ -35,11 +35,16 @@ class Settings(BaseModel):
     )
     default_ttl: float | None = Field(None, gt=0, description="TTL (s) when push gets none")
 
-    max_key_length: int = Field(512, gt=0, description="characters in an item key")
+    # Limits stop runaway input, not ordinary use: each default is above what
+    # Syntha code does (1,000-character keys, 1,000 subscribers, 100 topics,
+    # a 1 MiB string value), since Syntha itself has no limits.
+    max_key_length: int = Field(1024, gt=0, description="characters in an item key")
     max_name_length: int = Field(256, gt=0, description="characters in a topic/agent/user")
-    max_value_bytes: int = Field(1 << 20, gt=0, description="encoded bytes of one value")
-    max_topics_per_item: int = Field(64, gt=0)
-    max_subscribers_per_item: int = Field(256, gt=0)
+    # Counts encoded bytes: room for a 1 MiB string of any characters (UTF-8
+    # takes up to 4 bytes each) inside a dict, with msgpack's framing.
+    max_value_bytes: int = Field(8 << 20, gt=0, description="encoded bytes of one value")
+    max_topics_per_item: int = Field(256, gt=0)
+    max_subscribers_per_item: int = Field(1024, gt=0)
     max_topics_per_agent: int = Field(256, gt=0)
     max_items_per_user: int | None = Field(None, gt=0, description="quota; None = none")
     max_bytes_per_user: int | None = Field(None, gt=0, description="quota; None = none")

@@ -22,11 +22,12 @@ from syntha_redis.exceptions import (
     typed_arguments,
 )
 from syntha_redis.health import HealthReport, check_health
-from syntha_redis.models import ContextItem
+from syntha_redis.models import ContextItem, StoredItem
 from syntha_redis.store import SnapshotLink, Store
 from syntha_redis.topic_operations import TopicDeletion
 
-__all__ = ["BaseContextMesh", "ContextMesh", "build_settings"]
+# ContextItem is Syntha's, importable from here as ``syntha.context.ContextItem`` is.
+__all__ = ["BaseContextMesh", "ContextItem", "ContextMesh", "build_settings"]
 
 # Syntha's database keywords. Each one means something here (see build_settings
 # and syntha_redis.persistence); anything else that is not a Settings field is an error.
@@ -142,6 +143,9 @@ class BaseContextMesh:
         self.enable_persistence = enable_persistence
         self._ops = BatchOperations(self.settings, self.user_id)
         self.db_backend: Any = None
+        if db_backend is None and enable_persistence and "db_path" in database:
+            # Syntha's default backend is SQLite: db_path alone names its file.
+            db_backend = "sqlite"
         if enable_persistence and db_backend is not None:
             from syntha_redis.persistence import attach_backend
 
@@ -242,7 +246,7 @@ class ContextMesh(BaseContextMesh):
 
     def get_many_items(
         self, keys: Iterable[str], agent_name: str | None = None
-    ) -> dict[str, ContextItem]:
+    ) -> dict[str, StoredItem]:
         """Like ``get_many``, with each item's metadata."""
         return self._store.run(self._ops.get_many(keys, agent_name))
 
@@ -250,11 +254,11 @@ class ContextMesh(BaseContextMesh):
         """The value, or None if missing, expired or not visible to ``agent_name``."""
         return self._store.run(self._ops.get_value(key, agent_name))
 
-    def get_item(self, key: str, agent_name: str | None = None) -> ContextItem | None:
+    def get_item(self, key: str, agent_name: str | None = None) -> StoredItem | None:
         """The item with its metadata (version, author, times, routing)."""
         return self._store.run(self._ops.get_item(key, agent_name))
 
-    def get_visible_items(self, agent_name: str) -> list[ContextItem]:
+    def get_visible_items(self, agent_name: str) -> list[StoredItem]:
         """Every live item ``agent_name`` can see, oldest first (one server-side read)."""
         return self._store.run(self._ops.visible_items(agent_name))[1]
 

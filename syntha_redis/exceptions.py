@@ -6,9 +6,9 @@ Constructors keep Syntha's signatures, so ``except SynthaError`` code and
 ``e.suggestion`` work unchanged.
 
     SynthaError
-    ├── SynthaConfigurationError   bad settings, unknown keyword, bad URL
+    ├── SynthaConfigurationError   bad settings, unknown keyword, bad URL     (+ ValueError)
     ├── SynthaConnectionError      Redis or Postgres unreachable
-    ├── SynthaValidationError      bad key, value, name, TTL, tool argument
+    ├── SynthaValidationError      bad key, value, name, TTL, tool argument   (+ ValueError)
     │   └── SynthaQuotaError       a per-user limit (items, bytes) is reached
     ├── SynthaPermissionError      an agent may not post to a topic / use a tool
     ├── SynthaContextError         a mesh operation failed for another reason
@@ -19,6 +19,10 @@ Constructors keep Syntha's signatures, so ``except SynthaError`` code and
     ├── SynthaPerformanceError     an operation exceeded its budget
     ├── SynthaTimeoutError         an operation timed out
     └── SynthaFrameworkError       a framework adapter failed
+
+The two marked ``+ ValueError`` are also ``ValueError``s: Syntha raises plain
+``ValueError`` for bad input and configuration, so code that catches it keeps
+catching ours after the import swap.
 
 Warnings: ``SynthaTruncationWarning`` (a ``UserWarning``), when a read of an
 agent's visible items returns fewer than are visible (``max_visible_items``).
@@ -111,7 +115,7 @@ def _note(error: SynthaError, **fields: Any) -> None:
             error.context[name] = value
 
 
-class SynthaConfigurationError(SynthaError):
+class SynthaConfigurationError(SynthaError, ValueError):
     def __init__(self, message: str, config_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.config_key = config_key
@@ -125,7 +129,7 @@ class SynthaConnectionError(SynthaError):
         _note(self, service=service)
 
 
-class SynthaValidationError(SynthaError):
+class SynthaValidationError(SynthaError, ValueError):
     def __init__(
         self, message: str, field: str | None = None, value: Any = None, **kwargs: Any
     ) -> None:
@@ -257,6 +261,14 @@ class SynthaFrameworkError(SynthaError):
         self.framework = framework
         self.tool_name = tool_name
         _note(self, framework=framework, tool_name=tool_name)
+        if framework and not self.suggestions:
+            # Syntha's generic advice, when the raiser gave none more specific
+            self.suggestions = [
+                f"Check if {framework} is properly installed",
+                f"Verify {framework} version compatibility",
+                "Review framework documentation",
+                "Check for missing dependencies",
+            ]
 
 
 class ErrorHandler:

@@ -48,7 +48,7 @@ GLOBAL = "global"  # set of tokens of global items (no topics, no subscribers)
 DIRECT = "direct:"  # set per agent: tokens addressed to it by name
 TOPIC_ITEMS = "titems:"  # set per topic: tokens routed to it
 TOPIC_SUBSCRIBERS = "tsubs:"  # set per topic: agents subscribed
-AGENT_TOPICS = "atopics:"  # set per agent: topics it follows
+AGENT_TOPICS = "atopics:"  # zset per agent: topics it follows, scored by order
 TOPICS = "topics"  # set of topics with at least one subscriber
 SUBSCRIBED_AGENTS = "tagents"  # set of agents with at least one topic
 POST_PERMISSIONS = "perms:"  # set per agent: topics it may post to (empty = any)

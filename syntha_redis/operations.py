@@ -27,7 +27,7 @@ from syntha_redis.exceptions import (
     SynthaTruncationWarning,
     SynthaValidationError,
 )
-from syntha_redis.models import ContextItem
+from syntha_redis.models import StoredItem
 from syntha_redis.store import CommandCall, Operation, ScriptCall
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "VisibleItems",
     "VisibleKeys",
     "VisibleValues",
+    "check_ttl",
     "group_by_topic",
 ]
 
@@ -53,14 +54,14 @@ SIZE_LIMITS = {
 }
 
 
-class VisibleItems(list[ContextItem]):
+class VisibleItems(list[StoredItem]):
     """``get_visible_items()``'s items, oldest first, saying whether the read was cut:
     ``truncated`` when more than ``max_visible_items`` were visible (the list then
     holds the most recent ones) and ``total_visible``, how many were."""
 
     __slots__ = ("total_visible",)
 
-    def __init__(self, items: Iterable[ContextItem] = (), total_visible: int = 0) -> None:
+    def __init__(self, items: Iterable[StoredItem] = (), total_visible: int = 0) -> None:
         super().__init__(items)
         self.total_visible = total_visible
 
@@ -121,7 +122,7 @@ class Stats:
     version: int
 
 
-def group_by_topic(topics: list[str], items: list[ContextItem]) -> dict[str, list[str]]:
+def group_by_topic(topics: list[str], items: list[StoredItem]) -> dict[str, list[str]]:
     """``{topic: [keys]}`` for each of ``topics``, plus ``"other"`` for the rest."""
     by_topic: dict[str, list[str]] = {t: [] for t in topics}
     other = []
@@ -156,6 +157,33 @@ def _due_for_registration(redis_url: str | None, root: str) -> bool:
     return True
 
 
+_TTL_UNITS = {"seconds": 1, "hours": 3600}
+
+
+def check_ttl(ttl: object, field: str, unit: str = "seconds") -> float:
+    """The one TTL rule of ``push(ttl=)`` (seconds) and ``push_context(ttl_hours=)``
+    (hours): a positive number is the lifetime, 0 means the item never expires
+    (as in Syntha's tool and memcached), and a negative number is an error,
+    since it is usually a deadline already missed, not a wish to keep forever.
+    Returns the lifetime in seconds (0 = never expires)."""
+    unit_seconds = _TTL_UNITS[unit]
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
+        raise SynthaValidationError(
+            f"{field} must be a number of {unit}, got {ttl!r}",
+            field=field,
+            suggestions=[f"Pass {field} in {unit}, or 0 for an item that never expires"],
+        )
+    seconds = ttl * unit_seconds
+    if not 0 <= seconds <= MAX_TTL_SECONDS:
+        raise SynthaValidationError(
+            f"{field} must be from 0 (never expires) to {MAX_TTL_SECONDS / unit_seconds:g} "
+            f"{unit} (100 years), got {ttl}",
+            field=field,
+            suggestions=[f"Pass a positive {field}, or 0 for an item that never expires"],
+        )
+    return float(seconds)
+
+
 class MeshOperations:
     """The operations of one user's mesh. Holds only names and settings."""
 
@@ -174,6 +202,10 @@ class MeshOperations:
     # -- input -----------------------------------------------------------------
 
     def key_token(self, key: object) -> str:
+        if key == "":
+            # Syntha accepts the empty key; its token is the empty string, which
+            # names its own item hash and is a distinct script argument like any other.
+            return ""
         return keys.token(key, "key", self.settings.max_key_length)
 
     def name_token(self, name: object, field: str) -> str:
@@ -202,23 +234,13 @@ class MeshOperations:
         return ",".join(unique)
 
     def ttl_ms(self, ttl: object) -> int:
+        """Milliseconds to live, 0 for none: see ``check_ttl`` for the rule."""
         if ttl is None:
             ttl = self.settings.default_ttl
         if ttl is None:
             return 0
-        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
-            raise SynthaValidationError(
-                f"ttl must be a number of seconds, got {ttl!r}",
-                field="ttl",
-                suggestions=["Pass ttl in seconds (e.g. 3600), or None for no expiry"],
-            )
-        if not 0 < ttl <= MAX_TTL_SECONDS:
-            raise SynthaValidationError(
-                f"ttl must be between 0 and {MAX_TTL_SECONDS} seconds (100 years), got {ttl}",
-                field="ttl",
-                suggestions=["Pass ttl in seconds, or ttl=None for an item that never expires"],
-            )
-        return max(1, int(ttl * 1000))
+        seconds = check_ttl(ttl, "ttl")
+        return 0 if seconds == 0 else max(1, int(seconds * 1000))
 
     def _head(self) -> tuple[Any, ...]:
         # The operation's id for retry dedupe: the period of the client's clock (one
@@ -339,11 +361,11 @@ class MeshOperations:
             suggestions=["Remove items that are no longer needed, or give them a TTL"],
         )
 
-    def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> ContextItem:
-        """A ContextItem from fields [tok, value, version, author, created, expires, ...]."""
+    def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> StoredItem:
+        """A StoredItem from fields [tok, value, version, author, created, expires, ...]."""
         expires = int(f[5])
         author = text(f[3])
-        return ContextItem.model_construct(
+        return StoredItem.model_construct(
             key=key if key is not None else keys.decode(f[0]),
             value=decode_value(f[1]) if with_value else None,
             version=int(f[2]),
@@ -354,7 +376,7 @@ class MeshOperations:
             subscribers=list(keys.decode_csv(f[7] or "")),
         )
 
-    def get_item(self, key: str, agent_name: str | None = None) -> Operation[ContextItem | None]:
+    def get_item(self, key: str, agent_name: str | None = None) -> Operation[StoredItem | None]:
         tok = self.key_token(key)
         if agent_name is None:
             # A system read decides no access, so it needs no script: Redis's own

@@ -58,6 +58,7 @@ __all__ = [
     "PostgreSQLBackend",
     "SnapshotBackend",
     "DURABILITY",
+    "require_postgres_extra",
 ]
 
 log = logging.getLogger("syntha_redis.persistence")
@@ -84,7 +85,22 @@ _workers: dict[tuple[str | None, str, str], _Worker] = {}
 DATABASE_URL_VARIABLES = ("SYNTHA_DB_URL", "DATABASE_URL")
 
 
+def require_postgres_extra() -> None:
+    """A clear error, naming the extra, when psycopg or psycopg_pool is missing."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as e:
+        raise SynthaConfigurationError(
+            f"db_backend='postgresql' needs the postgres extra: {e.name} is not installed",
+            config_key="db_backend",
+            cause=e,
+            suggestions=["pip install 'syntha_redis[postgres]'"],
+        ) from None
+
+
 def _conninfo(database: dict[str, Any]) -> str:
+    require_postgres_extra()
     if database.get("connection_string"):
         return str(database["connection_string"])
     name = database.get("database") or database.get("db_name")

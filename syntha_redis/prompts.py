@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from syntha_redis.context import ContextMesh
-    from syntha_redis.models import ContextItem
+    from syntha_redis.models import StoredItem
 
 __all__ = [
     "build_system_prompt",
@@ -74,7 +74,7 @@ def _age(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-def _line(item: ContextItem, provenance: bool, now: float) -> str:
+def _line(item: StoredItem, provenance: bool, now: float) -> str:
     title = item.key.replace("_", " ").title()
     if provenance:
         author = item.author or "system"
@@ -83,7 +83,7 @@ def _line(item: ContextItem, provenance: bool, now: float) -> str:
 
 
 def _render(
-    items: list[ContextItem],
+    items: list[StoredItem],
     header: str | None,
     *,
     max_chars: int | None,
@@ -113,7 +113,7 @@ def _render(
 
 def _visible(
     agent_name: str, mesh: ContextMesh, max_age_seconds: float | None = None
-) -> list[ContextItem]:
+) -> list[StoredItem]:
     items = mesh.get_visible_items(agent_name)
     if max_age_seconds is None:
         return items

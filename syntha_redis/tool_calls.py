@@ -30,7 +30,7 @@ from syntha_redis.exceptions import (
     SynthaValidationError,
 )
 from syntha_redis.logging import get_security_logger
-from syntha_redis.operations import VisibleItems, group_by_topic
+from syntha_redis.operations import VisibleItems, check_ttl, group_by_topic
 from syntha_redis.store import Operation
 from syntha_redis.tool_schemas import describe_parameters, validate_arguments
 
@@ -133,12 +133,13 @@ def _push_context(call: ToolCall, args: Args) -> Operation[Result]:
     topics: list[str] | None = args.get("topics")
     subscribers: list[str] | None = args.get("subscribers")
     ttl_hours: float = args.get("ttl_hours", DEFAULT_TTL_HOURS)
+    ttl = check_ttl(ttl_hours, "ttl_hours", "hours")
     version = yield from call.ops.push(
         key,
         value,
         subscribers=subscribers,
         topics=topics,
-        ttl=ttl_hours * 3600 if ttl_hours > 0 else None,
+        ttl=ttl,
         agent_name=call.agent,
         expected_version=args.get("expected_version"),
     )

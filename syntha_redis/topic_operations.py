@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from syntha_redis import keys
 from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.operations import MeshOperations
-from syntha_redis.store import Operation
+from syntha_redis.store import CommandCall, Operation
 
 __all__ = ["TopicDeletion", "TopicOperations"]
 
@@ -56,7 +56,10 @@ class TopicOperations(MeshOperations):
 
     def topics_for_agent(self, agent_name: str) -> Operation[list[str]]:
         self.name_token(agent_name, "agent_name")
-        return (yield from self._members(self.keys.agent_topics(agent_name)))
+        # in subscription order, as Syntha lists them
+        reply = yield CommandCall(("ZRANGE", self.keys.agent_topics(agent_name), 0, -1),
+                                  self.keys.root)
+        return [keys.decode(t) for t in reply]
 
     def subscribers_for_topic(self, topic: str) -> Operation[list[str]]:
         self.name_token(topic, "topic")

@@ -49,10 +49,16 @@ def _agents(snap: Snapshotter, user_id: str, version: int) -> list[AgentRow]:
         agents = {m.decode() for m in snap.call(snap.client.smembers, uk.root + registry)}
         wanted += [(kind, tok, uk.root + prefix + tok) for tok in sorted(agents)]
     pipe = snap.client.pipeline(transaction=False)
-    for _, _, name in wanted:
-        pipe.smembers(name)
+    for kind, _, name in wanted:
+        # an agent's topics keep their subscription order; permissions are a set
+        if kind == SUBSCRIBED:
+            pipe.zrange(name, 0, -1)
+        else:
+            pipe.smembers(name)
     replies = snap.call(pipe.execute)
     return [
-        AgentRow(user_id, keys.decode(tok), kind, sorted(keys.decode(t) for t in topics), version)
+        AgentRow(user_id, keys.decode(tok), kind,
+                 [keys.decode(t) for t in (topics if kind == SUBSCRIBED else sorted(topics))],
+                 version)
         for (kind, tok, _), topics in zip(wanted, replies, strict=True)
     ]

@@ -79,8 +79,8 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("unsubscribe_from_topics", {"topics": [HUGE]}, "the limit is"),
     ("delete_topic", {"topic": "sa*", "confirm": True}, "contains *"),
     # limits the mesh enforces
-    ("push_context", {"key": "k", "value": "x" * (2 << 20)}, "the limit is"),
-    ("push_context", {"key": "k", "value": "v", "topics": [f"t{i}" for i in range(65)]}, "limit"),
+    ("push_context", {"key": "k", "value": "x" * (9 << 20)}, "the limit is"),
+    ("push_context", {"key": "k", "value": "v", "topics": [f"t{i}" for i in range(257)]}, "limit"),
     # refused by the mesh's rules
     ("push_context", {"key": "k", "value": "v", "topics": ["hr"]}, "may not post to topic 'hr'"),
     ("push_context", {"key": "report", "value": "v", "expected_version": 7}, "not 7"),

@@ -182,12 +182,23 @@ def test_push_context_defaults_to_a_24_hour_ttl(mesh: ContextMesh, alice: ToolHa
     assert item.expires_at - item.created_at == pytest.approx(24 * 3600, abs=1)
 
 
-@pytest.mark.parametrize("ttl_hours", [0, -1])
-def test_push_context_ttl_of_zero_or_less_never_expires(
+@pytest.mark.parametrize("ttl_hours", [0, 0.0])
+def test_push_context_ttl_of_zero_never_expires(
     mesh: ContextMesh, alice: ToolHandler, ttl_hours: float
 ) -> None:
-    alice.handle_tool_call("push_context", key="deal", value="v", ttl_hours=ttl_hours)
+    result = alice.handle_tool_call("push_context", key="deal", value="v", ttl_hours=ttl_hours)
+    assert result["success"] is True
     assert mesh.get_item("deal").expires_at is None  # type: ignore[union-attr]
+
+
+def test_push_context_negative_ttl_is_refused_with_the_rule(
+    mesh: ContextMesh, alice: ToolHandler
+) -> None:
+    result = alice.handle_tool_call("push_context", key="deal", value="v", ttl_hours=-1)
+    assert result["success"] is False
+    assert "ttl_hours" in result["error"] and "0 (never expires)" in result["error"]
+    assert "0 for an item that never expires" in result["suggestion"]
+    assert mesh.get("deal") is None
 
 
 def test_push_context_global_message_names_the_audience(alice: ToolHandler) -> None:

@@ -67,7 +67,8 @@ def test_lua_scripts_build_no_key_names_of_their_own() -> None:
         assert "ROOT .." not in source and "KEYS[2]" not in source, path.name
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a\x00b", "line\nbreak", 5, None, "k" * 10_000])
+# The empty key is usable, as in Syntha (tests/compat/test_dropin.py)
+@pytest.mark.parametrize("bad", ["   ", "a\x00b", "line\nbreak", 5, None, "k" * 10_000])
 def test_unusable_keys_are_refused(mesh: ContextMesh, bad: Any) -> None:
     with pytest.raises(SynthaValidationError):
         mesh.push(bad, "v")

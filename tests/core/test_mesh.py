@@ -91,14 +91,22 @@ def test_item_on_a_topic_nobody_follows_waits_for_its_first_subscriber(
 def test_register_agent_topics_replaces_the_previous_topics(mesh: ContextMesh) -> None:
     mesh.register_agent_topics("a", ["sales", "ops"])
     mesh.register_agent_topics("a", ["ops", "hr"])
-    assert mesh.get_topics_for_agent("a") == ["hr", "ops"]
+    assert mesh.get_topics_for_agent("a") == ["ops", "hr"]  # in the order given
     assert mesh.get_subscribers_for_topic("sales") == []
     assert mesh.get_all_topics() == ["hr", "ops"]
 
 
+def test_an_agents_topics_come_back_in_subscription_order(mesh: ContextMesh) -> None:
+    mesh.register_agent_topics("a", ["sales", "marketing", "support"])
+    mesh.subscribe_to_topics("a", ["analytics", "sales"])
+    assert mesh.get_topics_for_agent("a") == ["sales", "marketing", "support", "analytics"]
+    assert mesh.unsubscribe_from_topics("a", ["marketing"]) == ["marketing"]
+    assert mesh.get_topics_for_agent("a") == ["sales", "support", "analytics"]
+
+
 def test_subscribe_to_topics_adds_to_the_previous_topics(mesh: ContextMesh) -> None:
     mesh.register_agent_topics("a", ["sales"])
-    assert mesh.subscribe_to_topics("a", ["ops"]) == ["ops", "sales"]
+    assert mesh.subscribe_to_topics("a", ["ops"]) == ["sales", "ops"]
 
 
 def test_get_keys_for_agent_lists_visible_keys_oldest_first(mesh: ContextMesh) -> None:
@@ -238,11 +246,27 @@ def test_context_manager_closes_the_mesh(mesh_factory: Callable[..., ContextMesh
     assert mesh._closed
 
 
-@pytest.mark.parametrize("ttl", [0, -1, "10", float("nan"), True])
+@pytest.mark.parametrize("ttl", [-1, -0.001, "10", float("nan"), True])
 def test_bad_ttl_is_refused(mesh: ContextMesh, ttl: object) -> None:
     with pytest.raises(SynthaValidationError):
         mesh.push("x", 1, ttl=ttl)  # type: ignore[arg-type]
     assert mesh.get("x") is None
+
+
+def test_ttl_of_zero_means_the_item_never_expires(mesh: ContextMesh) -> None:
+    mesh.push("x", 1, ttl=0)
+    item = mesh.get_item("x")
+    assert item is not None and item.value == 1 and item.expires_at is None
+
+
+def test_ttl_of_zero_overrides_the_default_ttl(
+    mesh_factory: Callable[..., ContextMesh],
+) -> None:
+    mesh = mesh_factory(default_ttl=60)
+    mesh.push("kept", 1, ttl=0)
+    mesh.push("default", 1)
+    assert mesh.get_item("kept").expires_at is None  # type: ignore[union-attr]
+    assert mesh.get_item("default").expires_at is not None  # type: ignore[union-attr]
 
 
 def test_absurd_ttl_is_refused(mesh: ContextMesh) -> None:

@@ -21,9 +21,13 @@ FAST = {"socket_timeout": 1.0, "connect_timeout": 0.5, "retries": 0, "auto_clean
         "pool_timeout": 2.0}
 
 
-def open_mesh(url: str, prefix: str, dsn: str, durability: str, user: str = "u") -> ContextMesh:
-    # the processes retry by design: their "Redis is away" warnings are expected
+def quiet() -> None:
+    """In a fleet process: it retries by design, its "Redis is away" warnings are
+    expected (never call it in the test process: other tests read those logs)."""
     logging.getLogger("syntha_redis").setLevel(logging.ERROR)
+
+
+def open_mesh(url: str, prefix: str, dsn: str, durability: str, user: str = "u") -> ContextMesh:
     return ContextMesh(user_id=user, redis_url=url, key_prefix=prefix, db_backend="postgresql",
                        connection_string=dsn, durability=durability, **FAST)
 
@@ -32,6 +36,7 @@ def write(url: str, prefix: str, dsn: str, durability: str, numbers: Iterable[in
           acks: str, pace: float = 0.0) -> None:
     """Push k<n> = n for each number, retrying each until it is acknowledged; append
     "key version" to ``acks`` after each acknowledgement."""
+    quiet()
     mesh = open_mesh(url, prefix, dsn, durability)
     with open(acks, "a") as out:
         for n in numbers:
@@ -52,6 +57,7 @@ def write_users(url: str, prefix: str, dsn: str, durability: str, users: list[st
                 writer: int, count: int, log: str, pace: float = 0.0) -> None:
     """Push w<writer>-<n> to users[n % len(users)], retrying until acknowledged; log
     "ack <user> <key> <version> <time>" and "err <user> <time>" lines to ``log``."""
+    quiet()
     meshes = {u: open_mesh(url, prefix, dsn, durability, user=u) for u in users}
     with open(log, "a") as out:
         for n in range(count):
@@ -77,6 +83,7 @@ def read(url: str, prefix: str, dsn: str, durability: str, acks: str, report: st
     ``stop`` exists. Each read is
     ok, an error (Redis away) or a miss (an acknowledged key read as absent); one
     "ok errors misses" line goes to ``report`` at the end, then the missed keys."""
+    quiet()
     mesh = open_mesh(url, prefix, dsn, durability)
     mesh.register_agent_topics("reader", ["work"])  # a write too: it must survive the crash
     ok = errors = 0

@@ -64,7 +64,7 @@ def test_a_batch_over_quota_writes_nothing(mesh_factory: Callable[..., ContextMe
     "items",
     [
         [{"key": "a", "value": 1}, {"key": "a", "value": 2}],
-        [{"key": "a", "value": 1}, {"key": "", "value": 2}],
+        [{"key": "a", "value": 1}, {"key": "   ", "value": 2}],
         [{"key": "a", "value": 1}, {"key": "b", "value": {1, 2}}],
         [{"key": "a", "value": 1}, {"key": "b", "value": 1, "colour": "red"}],
         [{"key": "a", "value": 1}, "b"],

@@ -12,7 +12,9 @@ from syntha_redis.sweeper import Sweeper
 
 def expire_one(mesh: ContextMesh) -> None:
     mesh.push("brief", 1, ttl=0.05)
-    threading.Event().wait(0.1)  # let the TTL pass: nothing else makes time go by
+    # let the TTL pass (nothing else makes time go by), and the 0.1 s lease of the
+    # lapse test with it: waiting exactly 0.1 s raced the lease's own expiry
+    threading.Event().wait(0.15)
 
 
 def test_two_sweepers_of_one_user_only_one_acts(mesh_factory: Callable[..., ContextMesh]) -> None:

@@ -42,7 +42,7 @@ def test_errors_are_counted_by_kind(mesh_factory: Callable[..., ContextMesh]) ->
     with pytest.raises(SynthaConflictError):
         mesh.push("a", 2, expected_version=0)
     with pytest.raises(SynthaValidationError):
-        mesh.push("", 1)
+        mesh.push("   ", 1)
     assert count("push", "conflict") == conflicts + 1
     assert count("push", "validation") == invalid + 1
 
