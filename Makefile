@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_server.py
 	$(BIN)/python benchmarks/bench_saturation.py
+	$(BIN)/python benchmarks/bench_ideas.py
 
 # Locust, headless, against the machine's Redis (SYNTHA_REDIS_URL): the mesh's
 # own User class next to a raw redis-py User in the same run.

@@ -42,6 +42,7 @@ def raw_push_args(mesh: ContextMesh, key: str) -> tuple[object, ...]:
 
 def bench_batches(url: str, prefix: str, rounds: int) -> None:
     mesh = ContextMesh(user_id="batch", redis_url=url, key_prefix=prefix, auto_cleanup=False)
+    mesh.push("warm-up", 0)  # provisions the user's copy of the limits the scripts read
     client = redis.Redis.from_url(url)
     client.script_load(PUSH.source)
     batch = [{"key": f"k{i}", "value": VALUE, "topics": ["sales"]} for i in range(100)]
