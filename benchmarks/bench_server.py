@@ -193,7 +193,7 @@ def client_side(client: redis.Redis, url: str, rounds: int) -> dict[str, float]:
     mesh = ContextMesh(user_id="client", redis_url=url, auto_cleanup=False)
     mesh.register_agent_topics("reader", ["t1"])
     root = mesh._ops.keys.root
-    n = 1000
+    n = 500  # short blocks, many of them: a neighbour's burst spoils few
 
     def raw_push(i: int) -> object:
         pipe = client.pipeline(transaction=True)
@@ -205,10 +205,10 @@ def client_side(client: redis.Redis, url: str, rounds: int) -> dict[str, float]:
         return mesh.push(f"c{i}", VALUE, topics=["t1", f"u{i % 11}"], ttl=TTL)
 
     ratios: dict[str, list[float]] = {"push": [], "get": []}
-    for _ in range(rounds * 2):
+    for _ in range(rounds * 4):
         raw_rate = rate(raw_push, n)
         ratios["push"].append(rate(push, n) / raw_rate)
-    for _ in range(rounds * 2):
+    for _ in range(rounds * 4):
         raw_rate = rate(lambda i: client.hgetall(f"{root}item:c{i % n}"), n)
         ratios["get"].append(rate(lambda i: mesh.get(f"c{i % n}", "reader"), n) / raw_rate)
     fan = ContextMesh(user_id="fan", redis_url=url, auto_cleanup=False)
