@@ -50,11 +50,13 @@ local function follows_any(csv)
   end
 end
 
--- zero padding by length (17 digits hold every version up to the year 5000)
+-- zero padding by length: created ms have 13 digits and versions (which start at
+-- the clock in microseconds) 16 from 2001 to 2286, so most need none
 local ZEROS = {}
-for width = 1, 17 do ZEROS[width] = string.rep('0', width) end
+for width = 1, 16 do ZEROS[width] = string.rep('0', width) end
+local TOK = #fields + 1  -- where a row keeps its key token
 
-local order, rows, toks = {}, {}, {}
+local order, rows = {}, {}
 
 -- keep the newest `limit` rows, oldest first
 local function keep_newest()
@@ -62,7 +64,7 @@ local function keep_newest()
   local drop = #order - limit
   if drop <= 0 then return end
   local kept = {}
-  for i = 1, drop do rows[order[i]], toks[order[i]] = nil, nil end
+  for i = 1, drop do rows[order[i]] = nil end
   for i = drop + 1, #order do kept[#kept + 1] = order[i] end
   order = kept
 end
@@ -80,10 +82,11 @@ for _, tok in ipairs(candidates) do
     total = total + 1
     local version = h[2]
     if #created < 13 then created = ZEROS[13 - #created] .. created end
-    if #version < 17 then version = ZEROS[17 - #version] .. version end
+    if #version < 16 then version = ZEROS[16 - #version] .. version end
     local sort_key = created .. version .. tok
     order[#order + 1] = sort_key
-    rows[sort_key], toks[sort_key] = h, tok
+    h[TOK] = tok
+    rows[sort_key] = h
     if #order >= 2 * limit then keep_newest() end
   end
 end
@@ -91,7 +94,8 @@ keep_newest()
 local out = {agent_topics, total}
 local n = 2
 for _, sort_key in ipairs(order) do
-  local tok, h = toks[sort_key], rows[sort_key]
+  local h = rows[sort_key]
+  local tok = h[TOK]
   if mode == 'kv' then
     out[n + 1], out[n + 2] = tok, h[5]
     n = n + 2
