@@ -1,7 +1,7 @@
 -- _push_item.lua: checking and writing one item, shared by push.lua and push_many.lua.
 --
 -- An item spec is a table {tok, value, author, topics_csv, subs_csv, ttl_ms, expected}
--- built from ARGV by the caller. check_item() only reads; write_item() only writes,
+-- built from ARGV by the caller. check_item() only reads; write_items() only writes,
 -- so a script can check every item before it writes any (Redis has no rollback).
 
 -- Expired items never count against a quota, swept or not: with quotas on,
