@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from syntha_redis.connection import release_async_clients
 from syntha_redis.context import BaseContextMesh
 from syntha_redis.events import AsyncWatch, ChangeEvent
-from syntha_redis.exceptions import typed_arguments
+from syntha_redis.exceptions import typed_public_methods
 from syntha_redis.health import HealthReport, check_health_async
 from syntha_redis.models import StoredItem
 from syntha_redis.store import AsyncStore, Operation, Store
@@ -40,6 +40,7 @@ def _running_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+@typed_public_methods
 class AsyncContextMesh(BaseContextMesh):
     """Shared context for the agents of one end user, for asyncio code.
 
@@ -64,7 +65,6 @@ class AsyncContextMesh(BaseContextMesh):
 
     # -- items -------------------------------------------------------------------
 
-    @typed_arguments
     async def push(
         self,
         key: str,
@@ -81,7 +81,6 @@ class AsyncContextMesh(BaseContextMesh):
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
-    @typed_arguments
     async def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """See ``ContextMesh.push_many``."""
         return await self._run(self._ops.push_many(self._ops.batch_items(items)))

@@ -29,7 +29,7 @@ from syntha_redis.exceptions import (
     SynthaError,
 )
 from syntha_redis.mcp_server import mcp_commands
-from syntha_redis.persistence import DATABASE_URL_VARIABLES
+from syntha_redis.persistence import DATABASE_URL_VARIABLES, require_postgres_extra
 from syntha_redis.scripts import SCRIPTS
 from syntha_redis.store import CommandCall, Store
 
@@ -86,6 +86,7 @@ def _database(args: argparse.Namespace) -> Any:
     if args.sqlite:
         db: Any = SqliteDB(args.sqlite, table_prefix=args.table_prefix)
     elif dsn:
+        require_postgres_extra()
         # --once --timeout 5 must not wait the pool's default 30 s for a dead server
         wait = min(args.connect_timeout, getattr(args, "timeout", None) or args.connect_timeout)
         _check_postgres(dsn, wait)

@@ -44,8 +44,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _open(args: argparse.Namespace) -> ContextMesh:
     settings = _settings(args)
     # a short-lived command needs no background expiry sweeper
-    return ContextMesh(user_id=args.user or settings.default_user, settings=settings,
-                       auto_cleanup=False)
+    # no --user means the default user, unless require_user_id refuses that;
+    # --user "" is refused like user_id=""
+    user = args.user
+    if user is None and not settings.require_user_id:
+        user = settings.default_user
+    return ContextMesh(user_id=user, settings=settings, auto_cleanup=False)
 
 
 def _dump(data: Any) -> str:

@@ -117,6 +117,11 @@ class Settings(BaseModel):
             if env is not None and env != "":
                 values[name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.checked(values)
+
+    @classmethod
+    def checked(cls, values: dict[str, Any]) -> Settings:
+        """Settings from ``values``; a bad one raises SynthaConfigurationError."""
         try:
             return cls(**values)
         except ValidationError as e:

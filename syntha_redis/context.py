@@ -19,7 +19,7 @@ from syntha_redis.events import ChangeEvent, Watch
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaValidationError,
-    typed_arguments,
+    typed_public_methods,
 )
 from syntha_redis.health import HealthReport, check_health
 from syntha_redis.models import ContextItem, StoredItem
@@ -72,7 +72,7 @@ def build_settings(
         if redis_url:
             fields["redis_url"] = redis_url
         merged = settings.model_dump() | fields
-        return Settings.model_validate(merged), database
+        return Settings.checked(merged), database
     return Settings.from_env(redis_url=redis_url, **fields), database
 
 
@@ -193,6 +193,7 @@ class BaseContextMesh:
         return f"{type(self).__name__}(user_id={self.user_id!r}, redis={where})"
 
 
+@typed_public_methods
 class ContextMesh(BaseContextMesh):
     """Shared context for the agents of one end user (``user_id``).
 
@@ -205,7 +206,6 @@ class ContextMesh(BaseContextMesh):
 
     # -- items -------------------------------------------------------------------
 
-    @typed_arguments
     def push(
         self,
         key: str,
@@ -228,7 +228,6 @@ class ContextMesh(BaseContextMesh):
             self._ops.push(key, value, subscribers, topics, ttl, agent_name, expected_version)
         )
 
-    @typed_arguments
     def push_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """Push several items atomically, all or none, in one round trip.
 

@@ -389,5 +389,17 @@ def typed_arguments(method: F) -> F:
     return called  # type: ignore[return-value]
 
 
+C = TypeVar("C", bound=type)
+
+
+def typed_public_methods(cls: C) -> C:
+    """``typed_arguments`` on every public method ``cls`` defines: a wrong call of
+    any of them (``get(foo=1)``) is a SynthaValidationError, never a TypeError."""
+    for name, attr in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(attr):
+            setattr(cls, name, typed_arguments(attr))
+    return cls
+
+
 class SynthaTruncationWarning(UserWarning):
     """A read returned fewer items than are visible (``max_visible_items``)."""

@@ -46,6 +46,7 @@ from syntha_redis.snapshot import (
     Snapshotter,
     SqliteDB,
 )
+from syntha_redis.snapshot.db import require_postgres_extra
 from syntha_redis.snapshot.guard import KeyspaceGuard
 from syntha_redis.snapshot.write_through import NEEDS_CAPTURE, rows_of
 from syntha_redis.store import ScriptCall
@@ -83,20 +84,6 @@ _workers: dict[tuple[str | None, str, str], _Worker] = {}
 # Where a mesh finds its database when the code names none (as the seed's
 # microservices do): the first of these environment variables that is set.
 DATABASE_URL_VARIABLES = ("SYNTHA_DB_URL", "DATABASE_URL")
-
-
-def require_postgres_extra() -> None:
-    """A clear error, naming the extra, when psycopg or psycopg_pool is missing."""
-    try:
-        import psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
-    except ImportError as e:
-        raise SynthaConfigurationError(
-            f"db_backend='postgresql' needs the postgres extra: {e.name} is not installed",
-            config_key="db_backend",
-            cause=e,
-            suggestions=["pip install 'syntha_redis[postgres]'"],
-        ) from None
 
 
 def _conninfo(database: dict[str, Any]) -> str:

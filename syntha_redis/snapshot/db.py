@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from syntha_redis import keys
-from syntha_redis.exceptions import SynthaConnectionError, SynthaPersistenceError
+from syntha_redis.exceptions import (
+    SynthaConfigurationError,
+    SynthaConnectionError,
+    SynthaPersistenceError,
+)
 from syntha_redis.snapshot.rows import AgentRow, Batch, ItemRow
 from syntha_redis.snapshot.schema import (
     MIGRATIONS,
@@ -35,7 +39,7 @@ from syntha_redis.snapshot.schema import (
     validate_table_prefix,
 )
 
-__all__ = ["SnapshotDB", "PostgresDB", "SqliteDB", "PoolSizes"]
+__all__ = ["SnapshotDB", "PostgresDB", "SqliteDB", "PoolSizes", "require_postgres_extra"]
 
 COPY_THRESHOLD = 100  # Postgres: from this many item rows, COPY beats executemany
 
@@ -237,6 +241,20 @@ class SnapshotDB(ABC):
             return [str(r[0]) for r in cur.fetchall()]
 
 
+def require_postgres_extra() -> None:
+    """A clear error, naming the extra, when psycopg or psycopg_pool is missing."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as e:
+        raise SynthaConfigurationError(
+            f"db_backend='postgresql' needs the postgres extra: {e.name} is not installed",
+            config_key="db_backend",
+            cause=e,
+            suggestions=["pip install 'syntha_redis[postgres]'"],
+        ) from None
+
+
 class PostgresDB(SnapshotDB):
     """The snapshot in Postgres, through a psycopg_pool connection pool."""
 
@@ -245,6 +263,7 @@ class PostgresDB(SnapshotDB):
     def __init__(self, conninfo: str, table_prefix: str = "syntha_",
                  pool: PoolSizes | None = None) -> None:
         super().__init__(table_prefix)
+        require_postgres_extra()
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
         from psycopg_pool import ConnectionPool

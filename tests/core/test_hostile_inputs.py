@@ -606,7 +606,7 @@ def test_the_mcp_server(world: World, backend: str, loop_thread: EventLoopThread
     finally:
         loop_thread.loop.call_soon_threadsafe(requests.put_nowait, None)
         running.result(timeout=30)
-        handler.context_mesh.close()
+        loop_thread.run(handler.context_mesh.close())  # the MCP server's mesh is async
 
 
 def test_the_tally_is_kept() -> None:
