@@ -25,7 +25,8 @@ _INCLUDE = re.compile(r"^-- include: (\S+)$", re.MULTILINE)
 _DEFINITION = re.compile(
     r"^local function (\w+)\(.*?^end\n|^local (K_\w+) = [^\n]*\n", re.MULTILINE | re.DOTALL
 )
-_COMMENT = re.compile(r"--[^\n]*")
+# comments and one-line string literals: a name that appears only there is unused
+_NOT_CODE = re.compile(r"--[^\n]*|'[^'\n]*'|\"[^\"\n]*\"")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def _shake(shared: str, body: str) -> str:
         unused = []
         for match in _DEFINITION.finditer(shared):
             name = match.group(1) or match.group(2)
-            rest = _COMMENT.sub("", shared[: match.start()] + shared[match.end() :] + body)
+            rest = _NOT_CODE.sub(" ", shared[: match.start()] + shared[match.end() :] + body)
             if not re.search(rf"\b{name}\b", rest):
                 unused.append(match)
         if not unused:
