@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench deploy-check docs
+.PHONY: demo test lint bench load deploy-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_memory.py
+	$(BIN)/python benchmarks/bench_server.py
+	$(BIN)/python benchmarks/bench_saturation.py
+	$(BIN)/python benchmarks/bench_ideas.py
+
+# Locust, headless, against the machine's Redis (SYNTHA_REDIS_URL): the mesh's
+# own User class next to a raw redis-py User in the same run.
+LOAD_USERS ?= 20
+load: $(STAMP)
+	$(BIN)/locust -f benchmarks/locustfile.py --headless -u $(LOAD_USERS) -r $(LOAD_USERS) \
+		-t 30s --only-summary --loglevel WARNING

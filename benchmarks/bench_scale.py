@@ -27,8 +27,9 @@ import redis.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syntha_redis import AsyncContextMesh, ContextMesh  # noqa: E402
 from syntha_redis.scripts import SCRIPTS  # noqa: E402
+
+from syntha_redis import AsyncContextMesh, ContextMesh  # noqa: E402
 
 VALUE = {"customer": "acme", "amount": 120_000, "notes": "x" * 150, "tags": ["a", "b"]}
 PUSH = SCRIPTS["push"]
@@ -36,12 +37,13 @@ PUSH = SCRIPTS["push"]
 
 def raw_push_args(mesh: ContextMesh, key: str) -> tuple[object, ...]:
     ops = mesh.operations
-    return (PUSH.sha, 1, ops.keys.root, uuid.uuid4().hex, *ops._head_tail, 100, 0, 0, key,
+    return (PUSH.sha, 1, ops.keys.root, uuid.uuid4().hex, *ops._head_tail, 100, key,
             msgpack.packb(VALUE), "", "sales", "", 0, "")
 
 
 def bench_batches(url: str, prefix: str, rounds: int) -> None:
     mesh = ContextMesh(user_id="batch", redis_url=url, key_prefix=prefix, auto_cleanup=False)
+    mesh.push("warm-up", 0)  # provisions the user's copy of the limits the scripts read
     client = redis.Redis.from_url(url)
     client.script_load(PUSH.source)
     batch = [{"key": f"k{i}", "value": VALUE, "topics": ["sales"]} for i in range(100)]

@@ -243,8 +243,11 @@ class MeshOperations:
         return 0 if seconds == 0 else max(1, int(seconds * 1000))
 
     def _head(self) -> tuple[Any, ...]:
-        # 96 random bits name the operation for retry dedupe (os.urandom: 4x uuid4's speed)
-        return (os.urandom(12).hex(), *self._head_tail, self.settings.prune_batch)
+        # The operation's id for retry dedupe: the period of the client's clock (one
+        # op result ttl long) and 64 random bits (os.urandom: 4x uuid4's speed).
+        # The scripts keep the records of one period together (lua/_prelude.lua).
+        period = int(time.time() / self.settings.operation_ttl_seconds)
+        return (f"{period}:{os.urandom(8).hex()}", *self._head_tail, self.settings.prune_batch)
 
     def _script(self, name: str, *args: Any) -> ScriptCall:
         return ScriptCall(name, self.keys.root, args)
@@ -391,10 +394,11 @@ class MeshOperations:
         """Just the value (``get()``): no metadata to fetch or build."""
         tok = self.key_token(key)
         if agent_name is not None:
-            reply = yield self._script("get", tok, self.name_token(agent_name, "agent_name"))
-            return decode_value(reply[1]) if int(reply[0]) else None
-        root = self.keys.root
-        data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
+            agent = self.name_token(agent_name, "agent_name")
+            data = yield self._script("get", tok, agent, "v")
+        else:
+            root = self.keys.root
+            data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
         return None if data is None else decode_value(data)
 
     def visible_rows(
@@ -425,10 +429,14 @@ class MeshOperations:
         return topics, VisibleItems((self._item(None, row, with_values) for row in rows), total)
 
     def visible_values(self, agent_name: str) -> Operation[VisibleValues]:
-        """``{key: value}`` of what the agent can see, oldest first (no metadata objects)."""
-        _, rows, total = yield from self.visible_rows(agent_name)
-        self._cut(agent_name, len(rows), total, True)
-        return VisibleValues(((keys.decode(row[0]), decode_value(row[1])) for row in rows), total)
+        """``{key: value}`` of what the agent can see, oldest first (no metadata objects:
+        the script sends only each key and value)."""
+        agent = self.name_token(agent_name, "agent_name")
+        reply = yield self._script("visible", agent, self.settings.max_visible_items, "kv")
+        total = int(reply[1])
+        self._cut(agent_name, (len(reply) - 2) // 2, total, True)
+        return VisibleValues(((keys.decode(reply[i]), decode_value(reply[i + 1]))
+                              for i in range(2, len(reply), 2)), total)
 
     def visible_keys(self, agent_name: str) -> Operation[VisibleKeys]:
         _, rows, total = yield from self.visible_rows(agent_name, with_values=False)

@@ -2,6 +2,11 @@
 
 Each script is ``_prelude.lua`` + any files named on ``-- include:`` lines +
 the script itself. The scripts are package data: ``syntha_redis/lua/``.
+
+Redis runs a script's whole text on every call, so the shared files' key names
+and helper functions would cost every call their definitions (~1-2 µs of a
+5 µs read). ``_shake`` drops, per script, every top-level ``local function``
+and ``local K_...`` line of the shared files that nothing in the script uses.
 """
 
 from __future__ import annotations
@@ -16,6 +21,13 @@ from syntha_redis.core.calls import CommandCall, Operation
 __all__ = ["LuaScript", "SCRIPTS", "load_missing", "lua_dir"]
 
 _INCLUDE = re.compile(r"^-- include: (\S+)$", re.MULTILINE)
+# a top-level definition: "local function name(" up to the first "end" in column 0,
+# or a one-line "local K_NAME = ..."
+_DEFINITION = re.compile(
+    r"^local function (\w+)\(.*?^end\n|^local (K_\w+) = [^\n]*\n", re.MULTILINE | re.DOTALL
+)
+# comments and one-line string literals: a name that appears only there is unused
+_NOT_CODE = re.compile(r"--[^\n]*|'[^'\n]*'|\"[^\"\n]*\"")
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,21 @@ def lua_dir() -> Path:
     return Path(__file__).parent.parent / "lua"
 
 
+def _shake(shared: str, body: str) -> str:
+    """``shared`` without the definitions that neither ``body`` nor a kept one uses."""
+    while True:
+        unused = []
+        for match in _DEFINITION.finditer(shared):
+            name = match.group(1) or match.group(2)
+            rest = _NOT_CODE.sub(" ", shared[: match.start()] + shared[match.end() :] + body)
+            if not re.search(rf"\b{name}\b", rest):
+                unused.append(match)
+        if not unused:
+            return shared
+        for match in reversed(unused):
+            shared = shared[: match.start()] + shared[match.end() :]
+
+
 def _load() -> dict[str, LuaScript]:
     folder = lua_dir()
     prelude = (folder / "_prelude.lua").read_text()
@@ -38,8 +65,7 @@ def _load() -> dict[str, LuaScript]:
         body = path.read_text()
         parts = [prelude]
         parts += [(folder / name).read_text() for name in _INCLUDE.findall(body)]
-        parts.append(body)
-        source = "\n".join(parts)
+        source = _shake("\n".join(parts), body) + "\n" + body
         sha = hashlib.sha1(source.encode()).hexdigest()
         scripts[path.stem] = LuaScript(path.stem, source, sha)
     return scripts

@@ -46,6 +46,14 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Now in ms, as a number and as a string (built from TIME's strings: a number
+-- handed to redis.call costs a conversion each time).
+local function clock()
+  local t = redis.call('TIME')
+  local s = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
+  return tonumber(s), s
+end
+
 local function split(text, sep)
   local out = {}
   if text == nil or text == false or text == '' then return out end
@@ -104,27 +112,46 @@ local function unindex(tok)
   return size, topics, subs
 end
 
--- Append a change event to the user's stream (the truth) and wake readers
--- (pub/sub is only a hint; readers resume from their last event id).
-local function emit(fields)
-  local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  local ms = tonumber(string.match(id, '^(%d+)'))
-  redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(ms - tonumber(ARGV[3])))
+-- The version next_version() gave out last (this call's latest change).
+local last_version = 0
+
+-- Drop the stream's events older than the stream max age (ms since the epoch: 13
+-- digits, which tostring() keeps exact).
+local function trim_by_age(now)
+  redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(now - tonumber(ARGV[3])))
+end
+
+-- Wake readers of the user's stream (pub/sub is only a hint; readers resume
+-- from their last event id) and keep an active user's stream from expiring.
+local function wake(id)
   redis.call('PEXPIRE', K_STREAM, ARGV[4])
   redis.call('SPUBLISH', K_WAKE, id)
+end
+
+-- Append a change event to the user's stream (the truth) and wake readers.
+-- XADD trims by length on every call; the trim by age walks the stream's
+-- head, so it runs on every 64th version only (and in every sweep).
+local function emit(fields)
+  local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  if last_version % 64 == 0 then trim_by_age(tonumber(string.match(id, '^(%d+)'))) end
+  wake(id)
   return id
 end
 
--- The user's next version. A new (or wiped) keyspace starts its counter at the
--- server clock in microseconds, so versions still grow after Redis loses its
--- data and the snapshot's version guard never takes new writes for old ones.
+-- The user's next version: INCR, which starts a missing counter at 1. A new
+-- (or wiped) keyspace starts its counter at the server clock in microseconds
+-- instead, so versions still grow after Redis loses its data and the
+-- snapshot's version guard never takes new writes for old ones.
 -- (Redis passes Lua numbers to commands exactly up to 2^53; tostring() would not.)
 local function next_version()
-  if redis.call('EXISTS', K_VER) == 0 then
+  local ver = redis.call('INCR', K_VER)
+  if ver == 1 then
     local t = redis.call('TIME')
     redis.call('SET', K_VER, t[1] .. string.format('%06d', tonumber(t[2])))
+    ver = redis.call('INCR', K_VER)
   end
-  return redis.call('INCR', K_VER)
+  last_version = ver
+  return ver
 end
 
 -- Drop expired items from the indexes and record an 'expired' event for each.
@@ -146,36 +173,66 @@ end
 -- Without a copy the call stops here, before any write, and the client
 -- provisions one and calls again; so no client's own settings, and no raw
 -- EVALSHA, can get around them.
+local LIMITS_FORMAT = '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$'
 local function limits()
   local copy = redis.call('GET', K_LIMITS)
   if not copy then
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the user has no copy of the limits')
   end
-  local n = {}
-  for v in string.gmatch(copy, '%d+') do n[#n + 1] = tonumber(v) end
-  return {items = n[1], bytes = n[2], value = n[3], topics = n[4], subs = n[5],
-          agent_topics = n[6], key = n[7]}
+  -- one match, not an iterator (this runs on every write)
+  local n1, n2, n3, n4, n5, n6, n7 = string.match(copy, LIMITS_FORMAT)
+  return {items = tonumber(n1), bytes = tonumber(n2), value = tonumber(n3),
+          topics = tonumber(n4), subs = tonumber(n5), agent_topics = tonumber(n6),
+          key = tonumber(n7)}
 end
 
 -- Safe retries: a replayed operation id returns the first result, unapplied.
+--
+-- An op id '<bucket>:<hex>' (syntha_redis/operations.py: bucket = the client's
+-- clock / the op result ttl) keeps its record as a field of the hash
+-- '<root>op:<bucket>:<first two hex digits>', so the records of one period share
+-- 256 small hashes (listpacks, ~75 B a record) instead of a key each (~200 B).
+-- Every write to such a hash sets its TTL to the op result ttl again, so each
+-- record lives at least that long, whatever the client clocks say. Any other id
+-- (an older client) keeps a key of its own, as before.
+local function op_record()
+  local bucket, hex = string.match(ARGV[1], '^(%d+):(%x%x%x+)$')
+  if bucket then return K_OP .. bucket .. ':' .. string.sub(hex, 1, 2), string.sub(hex, 3) end
+  return K_OP .. ARGV[1], nil
+end
+
 local function replayed()
   if ARGV[1] == '' then return nil end
-  local r = redis.call('GET', K_OP .. ARGV[1])
+  local key, field = op_record()
+  local r
+  if field then r = redis.call('HGET', key, field) else r = redis.call('GET', key) end
   if not r then return nil end
   local out = split(r, '|')
   for i, v in ipairs(out) do if v == '~' then out[i] = '' end end
   return out
 end
 
-local function remember(result)
+-- remember() with the record already encoded (numbers as decimal strings).
+local function remember_as(result, record)
   if ARGV[1] ~= '' then
-    local parts = {}
-    for i, v in ipairs(result) do
-      if v == '' then parts[i] = '~'
-      elseif type(v) == 'number' then parts[i] = string.format('%.0f', v)
-      else parts[i] = v end
+    local key, field = op_record()
+    if field then
+      redis.call('HSET', key, field, record)
+      redis.call('PEXPIRE', key, ARGV[5])
+    else
+      redis.call('SET', key, record, 'PX', ARGV[5])
     end
-    redis.call('SET', K_OP .. ARGV[1], table.concat(parts, '|'), 'PX', ARGV[5])
   end
   return result
+end
+
+local function remember(result)
+  if ARGV[1] == '' then return result end
+  local parts = {}
+  for i, v in ipairs(result) do
+    if v == '' then parts[i] = '~'
+    elseif type(v) == 'number' then parts[i] = string.format('%.0f', v)
+    else parts[i] = v end
+  end
+  return remember_as(result, table.concat(parts, '|'))
 end

@@ -1,7 +1,7 @@
 -- _push_item.lua: checking and writing one item, shared by push.lua and push_many.lua.
 --
 -- An item spec is a table {tok, value, author, topics_csv, subs_csv, ttl_ms, expected}
--- built from ARGV by the caller. check_item() only reads; write_item() only writes,
+-- built from ARGV by the caller. check_item() only reads; write_items() only writes,
 -- so a script can check every item before it writes any (Redis has no rollback).
 
 -- Expired items never count against a quota, swept or not: with quotas on,
@@ -21,13 +21,21 @@ local function count(csv)
 end
 
 -- The limits of one item's own size: {0, code, key, found, limit} or nil.
+-- (Plain comparisons, no table per check: the common case is no limit hit.)
 local function check_size(spec, lim)
-  local checks = {{'key_too_long', string.len(spec.tok), lim.key},
-                  {'value_too_large', string.len(spec.value), lim.value},
-                  {'too_many_topics', count(spec.topics), lim.topics},
-                  {'too_many_subscribers', count(spec.subs), lim.subs}}
-  for _, c in ipairs(checks) do
-    if c[3] > 0 and c[2] > c[3] then return {0, c[1], spec.tok, c[2], c[3]} end
+  local tok = spec.tok
+  if lim.key > 0 and string.len(tok) > lim.key then
+    return {0, 'key_too_long', tok, string.len(tok), lim.key}
+  end
+  if lim.value > 0 and string.len(spec.value) > lim.value then
+    return {0, 'value_too_large', tok, string.len(spec.value), lim.value}
+  end
+  -- a csv of n names is at least 2n - 1 long, so a short one needs no count
+  if lim.topics > 0 and #spec.topics > 2 * lim.topics and count(spec.topics) > lim.topics then
+    return {0, 'too_many_topics', tok, count(spec.topics), lim.topics}
+  end
+  if lim.subs > 0 and #spec.subs > 2 * lim.subs and count(spec.subs) > lim.subs then
+    return {0, 'too_many_subscribers', tok, count(spec.subs), lim.subs}
   end
   return nil
 end
@@ -39,8 +47,12 @@ local function check_item(spec, usage, lim, now)
   if too_big then return too_big end
   local max_items, max_bytes = lim.items, lim.bytes
   local key = K_ITEM .. spec.tok
-  local cur = redis.call('HMGET', key, 'version', 'value')
+  local cur = redis.call('HMGET', key, 'version', 'value', 'topics', 'subs', 'expires')
   local exists = cur[1] ~= false
+  -- what store_item() may take as the item's indexes; a key twice in one batch
+  -- is re-read there, after its first write
+  if usage.toks[spec.tok] then spec.old = nil else spec.old = cur end
+  usage.toks[spec.tok] = true
   local cur_ver = tonumber(cur[1]) or 0
   if spec.expected ~= '' and tonumber(spec.expected) ~= cur_ver then
     return {0, 'conflict', spec.tok, cur_ver, cur[2] or ''}
@@ -77,36 +89,176 @@ local function check_item(spec, usage, lim, now)
   return nil
 end
 
--- Writes the item hash (with the given version and times) and every index of it.
--- Records no event: write_item() does, restore.lua replays rows already captured.
-local function store_item(spec, ver, created, expires)
-  local key = K_ITEM .. spec.tok
-  unindex(spec.tok)
-  redis.call('HSET', key, 'value', spec.value, 'version', ver, 'author', spec.author,
-    'created', created, 'expires', expires, 'topics', spec.topics, 'subs', spec.subs)
-  if expires > 0 then
-    redis.call('PEXPIREAT', key, expires)
-    redis.call('ZADD', K_EXP, expires, spec.tok)
-    redis.call('HSET', K_ROUTES, spec.tok,
-      string.len(spec.value) .. '|' .. spec.topics .. '|' .. spec.subs)
-  else
-    redis.call('PERSIST', key)
-  end
-  redis.call('SADD', K_ITEMS, spec.tok)
-  if spec.topics == '' and spec.subs == '' then redis.call('SADD', K_GLOBAL, spec.tok) end
-  for _, t in ipairs(split(spec.topics)) do redis.call('SADD', K_TITEMS .. t, spec.tok) end
-  for _, s in ipairs(split(spec.subs)) do redis.call('SADD', K_DIRECT .. s, spec.tok) end
-  redis.call('INCRBY', K_BYTES, string.len(spec.value))
+-- Index additions of one script call, collected so that each index key gets
+-- one variadic command per call instead of one per item. Removals are written
+-- at once; flush() runs before anything that reads the indexes back (unindex).
+-- A call that writes one item writes at once too (now = true): nothing to
+-- collect, so no tables to build.
+local function index_batch(now)
+  if now then return {now = true} end
+  return {sets = {}, names = {}, exp = {}, routes = {}, bytes = 0}
 end
 
--- Writes the item and its indexes, records the event. Returns {version, created, expires}.
-local function write_item(spec, now)
-  local ver = next_version()
-  local ttl = tonumber(spec.ttl)
-  local expires = 0
-  if ttl > 0 then expires = now + ttl end
-  store_item(spec, ver, now, expires)
-  emit({'type', 'pushed', 'key', spec.tok, 'ver', ver, 'by', spec.author,
-        'topics', spec.topics, 'subs', spec.subs, 'exp', expires})
-  return ver, expires
+local function defer_sadd(ix, key, tok)
+  if ix.now then redis.call('SADD', key, tok); return end
+  local members = ix.sets[key]
+  if not members then
+    members = {}
+    ix.sets[key] = members
+    ix.names[#ix.names + 1] = key
+  end
+  members[#members + 1] = tok
+end
+
+local function defer_expiry(ix, tok, exp_s, route)
+  if ix.now then
+    redis.call('ZADD', K_EXP, exp_s, tok)
+    redis.call('HSET', K_ROUTES, tok, route)
+    return
+  end
+  ix.exp[#ix.exp + 1] = exp_s
+  ix.exp[#ix.exp + 1] = tok
+  ix.routes[#ix.routes + 1] = tok
+  ix.routes[#ix.routes + 1] = route
+end
+
+local function defer_bytes(ix, grown)
+  if ix.now then
+    if grown ~= 0 then redis.call('INCRBY', K_BYTES, grown) end
+    return
+  end
+  ix.bytes = ix.bytes + grown
+end
+
+local function flush(ix)
+  if ix.now then return end
+  for _, key in ipairs(ix.names) do redis.call('SADD', key, unpack(ix.sets[key])) end
+  if #ix.exp > 0 then redis.call('ZADD', K_EXP, unpack(ix.exp)) end
+  if #ix.routes > 0 then redis.call('HSET', K_ROUTES, unpack(ix.routes)) end
+  if ix.bytes ~= 0 then redis.call('INCRBY', K_BYTES, ix.bytes) end
+  ix.sets, ix.names, ix.exp, ix.routes, ix.bytes = {}, {}, {}, {}, 0
+end
+
+-- Adds tok to the index sets (prefix .. name) of the names in new_csv and drops
+-- it from those only in old_csv.
+local function reindex(ix, prefix, tok, old_csv, new_csv)
+  if old_csv == new_csv then return end
+  if old_csv == '' then
+    for name in string.gmatch(new_csv, '[^,]+') do defer_sadd(ix, prefix .. name, tok) end
+    return
+  end
+  local was = set_of(split(old_csv))
+  local now = set_of(split(new_csv))
+  for name in pairs(was) do
+    if not now[name] then redis.call('SREM', prefix .. name, tok) end
+  end
+  for name in pairs(now) do
+    if not was[name] then defer_sadd(ix, prefix .. name, tok) end
+  end
+end
+
+-- Writes the item hash (with the given version and times) and every index of it
+-- (index additions into ix, for flush()). Records no event: write_items() does,
+-- restore.lua replays rows already captured. ver and created go to Redis as
+-- given (strings cost no conversion); expires is a number, exp_s the same as a
+-- string.
+--
+-- spec.old, when check_item() read it, is the item as it was: {version, value,
+-- topics, subs, expires} (all false if there was none). An existing item's
+-- indexes are what its fields say, so only the difference is written. A new
+-- key has none, unless an expired item of that key awaits its prune: its
+-- expiry entry is still there (spec.stale, or with spec.probe the ZADD or ZREM
+-- of the new item tells). Without spec.old (restore.lua, a key twice in one
+-- batch) every index of the key is cleared first.
+local function store_item(ix, spec, ver, created, expires, exp_s)
+  local tok, key, old = spec.tok, K_ITEM .. spec.tok, spec.old
+  local old_topics, old_subs, old_size, old_expires = '', '', 0, 0
+  local indexed, timed = false, false
+  if old and old[1] then
+    old_topics, old_subs, old_size = old[3] or '', old[4] or '', string.len(old[2] or '')
+    old_expires, indexed = tonumber(old[5]) or 0, true
+  elseif not old or spec.stale then
+    flush(ix)
+    unindex(tok)
+  elseif spec.probe and expires > 0 then
+    timed = true
+    if redis.call('ZADD', K_EXP, exp_s, tok) == 0 then
+      flush(ix)
+      unindex(tok)
+      redis.call('ZADD', K_EXP, exp_s, tok)
+    end
+  elseif spec.probe and redis.call('ZREM', K_EXP, tok) == 1 then
+    flush(ix)
+    unindex(tok)
+  end
+  redis.call('HSET', key, 'value', spec.value, 'version', ver, 'author', spec.author,
+    'created', created, 'expires', exp_s, 'topics', spec.topics, 'subs', spec.subs)
+  if expires > 0 then
+    redis.call('PEXPIREAT', key, exp_s)
+    local route = string.len(spec.value) .. '|' .. spec.topics .. '|' .. spec.subs
+    if timed then
+      redis.call('HSET', K_ROUTES, tok, route)
+    else
+      defer_expiry(ix, tok, exp_s, route)
+    end
+  elseif old_expires > 0 then
+    redis.call('PERSIST', key)
+    redis.call('ZREM', K_EXP, tok)
+    redis.call('HDEL', K_ROUTES, tok)
+  end
+  if not indexed then defer_sadd(ix, K_ITEMS, tok) end
+  local was_global = indexed and old_topics == '' and old_subs == ''
+  local is_global = spec.topics == '' and spec.subs == ''
+  if is_global and not was_global then defer_sadd(ix, K_GLOBAL, tok)
+  elseif was_global and not is_global then redis.call('SREM', K_GLOBAL, tok) end
+  reindex(ix, K_TITEMS, tok, old_topics, spec.topics)
+  reindex(ix, K_DIRECT, tok, old_subs, spec.subs)
+  defer_bytes(ix, string.len(spec.value) - old_size)
+end
+
+-- Writes checked items (in order), their indexes and one event each, then wakes
+-- readers once. now_s is now as a string. Versions are consecutive, one per
+-- item. Returns per item {version, expires_ms (0 = never)}, as numbers and as
+-- strings: {ver, expires, ver_s, exp_s}.
+local function write_items(specs, now, now_s)
+  local n = #specs
+  local first = next_version()
+  if n > 1 then last_version = redis.call('INCRBY', K_VER, n - 1) end
+  -- new keys whose expiry entry is still there: an expired item awaits its prune
+  if n == 1 then
+    specs[1].probe = true
+  else
+    local fresh = {}
+    for _, spec in ipairs(specs) do
+      if spec.old and not spec.old[1] then fresh[#fresh + 1] = spec end
+    end
+    local toks = {}
+    for i, spec in ipairs(fresh) do toks[i] = spec.tok end
+    if #toks > 0 then
+      for i, score in ipairs(redis.call('ZMSCORE', K_EXP, unpack(toks))) do
+        if score then fresh[i].stale = true end
+      end
+    end
+  end
+  local ix, out, id = index_batch(n == 1), {}, nil
+  for i, spec in ipairs(specs) do
+    local ver = first + i - 1
+    local ver_s = string.format('%d', ver)
+    local ttl = tonumber(spec.ttl)
+    local expires, exp_s = 0, '0'
+    if ttl > 0 then
+      expires = now + ttl
+      exp_s = string.format('%d', expires)
+    end
+    store_item(ix, spec, ver_s, now_s, expires, exp_s)
+    id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', 'type', 'pushed',
+      'key', spec.tok, 'ver', ver_s, 'by', spec.author, 'topics', spec.topics,
+      'subs', spec.subs, 'exp', exp_s)
+    out[i] = {ver, expires, ver_s, exp_s}
+  end
+  flush(ix)
+  -- the trim by age, when these versions passed a multiple of 64 (see emit())
+  if math.floor((first + n - 1) / 64) ~= math.floor((first - 1) / 64) then trim_by_age(now) end
+  wake(id)
+  return out
 end

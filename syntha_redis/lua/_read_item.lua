@@ -1,19 +1,31 @@
 -- _read_item.lua: reading one item with its access check, shared by get.lua and get_many.lua.
+--
+-- Neither reads the clock: Redis's own expiry (PEXPIREAT) hides an expired item
+-- from HMGET, and a script sees the keyspace as of its start.
+
+-- May agent (a token; '' = system read, no access check) see an item with this
+-- routing? Resolved now, at read time: global, addressed by name, or on a topic
+-- the agent follows at this moment (a plain search: tokens never hold ','; the
+-- agent's topics are a zset in subscription order).
+local function may_see(agent, topics_csv, subs_csv)
+  if agent == '' or (topics_csv == '' and subs_csv == '') then return true end
+  if subs_csv ~= '' and string.find(',' .. subs_csv .. ',', ',' .. agent .. ',', 1, true) then
+    return true
+  end
+  if topics_csv ~= '' then
+    local follows = K_ATOPICS .. agent
+    for t in string.gmatch(topics_csv, '[^,]+') do
+      if redis.call('ZSCORE', follows, t) then return true end
+    end
+  end
+  return false
+end
 
 -- The fields {value, version, author, created_ms, expires_ms, topics_csv, subs_csv}
--- of a live item, if agent ('' = system read, no access check) may see it; else nil.
-local function read_item(tok, agent, now)
+-- of a live item, if agent may see it; else nil.
+local function read_item(tok, agent)
   local h = redis.call('HMGET', K_ITEM .. tok,
     'value', 'version', 'author', 'created', 'expires', 'topics', 'subs')
-  if not h[1] then return nil end
-  local expires = tonumber(h[5])
-  if expires > 0 and expires <= now then return nil end
-  if agent ~= '' and not (h[6] == '' and h[7] == '') then
-    local topics = {}
-    for _, t in ipairs(split(h[6])) do
-      if redis.call('ZSCORE', K_ATOPICS .. agent, t) then topics[t] = true end
-    end
-    if not visible_to(agent, h[6], h[7], topics) then return nil end
-  end
+  if not h[1] or not may_see(agent, h[6], h[7]) then return nil end
   return h
 end

@@ -7,10 +7,9 @@
 -- Returns one reply per key, in order: {1, value, version, author, created_ms,
 --         expires_ms, topics_csv, subs_csv} or {0}
 local agent = ARGV[1]
-local now = now_ms()
 local out = {}
 for i = 2, #ARGV do
-  local h = read_item(ARGV[i], agent, now)
+  local h = read_item(ARGV[i], agent)
   if h then out[#out + 1] = {1, unpack(h)} else out[#out + 1] = {0} end
 end
 return out

@@ -17,11 +17,11 @@ local prior = replayed()
 if prior then return prior end
 local lim, missing = limits()
 if not lim then return missing end
-local now = now_ms()
+local now, now_s = clock()
 local spec = {tok = ARGV[7], value = ARGV[8], author = ARGV[9], topics = ARGV[10],
               subs = ARGV[11], ttl = ARGV[12], expected = ARGV[13]}
 prune_for_quotas(now, lim)
-local failure = check_item(spec, {items = 0, bytes = 0, seen = {}}, lim, now)
+local failure = check_item(spec, {items = 0, bytes = 0, seen = {}, toks = {}}, lim, now)
 if failure then return failure end
-local ver, expires = write_item(spec, now)
-return remember({1, ver, now, expires})
+local r = write_items({spec}, now, now_s)[1]
+return remember_as({1, r[1], now, r[2]}, '1|' .. r[3] .. '|' .. now_s .. '|' .. r[4])

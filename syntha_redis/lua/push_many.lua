@@ -15,9 +15,9 @@ local prior = replayed()
 if prior then return prior end
 local lim, missing = limits()
 if not lim then return missing end
-local now = now_ms()
+local now, now_s = clock()
 prune_for_quotas(now, lim)
-local usage = {items = 0, bytes = 0, seen = {}}
+local usage = {items = 0, bytes = 0, seen = {}, toks = {}}
 local specs = {}
 for b = 7, #ARGV, 7 do
   local spec = {tok = ARGV[b], value = ARGV[b + 1], author = ARGV[b + 2], topics = ARGV[b + 3],
@@ -26,10 +26,9 @@ for b = 7, #ARGV, 7 do
   if failure then return failure end
   specs[#specs + 1] = spec
 end
-local out = {1, now}
-for _, spec in ipairs(specs) do
-  local ver, expires = write_item(spec, now)
-  out[#out + 1] = ver
-  out[#out + 1] = expires
+local out, record = {1, now}, {'1', now_s}
+for _, r in ipairs(write_items(specs, now, now_s)) do
+  out[#out + 1], record[#out + 1] = r[1], r[3]
+  out[#out + 1], record[#out + 1] = r[2], r[4]
 end
-return remember(out)
+return remember_as(out, table.concat(record, '|'))

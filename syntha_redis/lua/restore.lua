@@ -42,6 +42,7 @@ end
 
 local now = now_ms()
 local applied, not_newer, expired, agents = 0, 0, 0, 0
+local ix = index_batch()
 for i = FIRST, agents_at - 1, ITEM_FIELDS do
   local ver, expires = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 5])
   local current = tonumber(redis.call('HGET', K_ITEM .. ARGV[i], 'version') or '0')
@@ -50,11 +51,13 @@ for i = FIRST, agents_at - 1, ITEM_FIELDS do
   elseif ver <= current then
     not_newer = not_newer + 1
   else
-    store_item({tok = ARGV[i], value = ARGV[i + 1], author = ARGV[i + 3],
-                topics = ARGV[i + 6], subs = ARGV[i + 7]}, ver, tonumber(ARGV[i + 4]), expires)
+    store_item(ix, {tok = ARGV[i], value = ARGV[i + 1], author = ARGV[i + 3],
+                topics = ARGV[i + 6], subs = ARGV[i + 7]}, ARGV[i + 2], ARGV[i + 4], expires,
+               ARGV[i + 5])
     applied = applied + 1
   end
 end
+flush(ix)
 for i = agents_at, #ARGV, AGENT_FIELDS do
   local agent, topics = ARGV[i + 1], split(ARGV[i + 2])
   if ARGV[i] == 'subscribed' then

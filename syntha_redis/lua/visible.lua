@@ -1,57 +1,111 @@
 -- visible.lua: the live items an agent may see, in one server-side read.
 --
 -- KEYS[1] user root
--- ARGV[1] agent token   ARGV[2] max items   ARGV[3] '1' = with values, '0' = metadata only
--- Returns {agent_topics, total_visible, tok, value|'', version, author, created_ms,
---          expires_ms, topics_csv, subs_csv, tok, ...} (8 fields per item),
---          oldest item first (ties by version, i.e. write order). When more than
---          max items are visible (total_visible > items returned), the cap keeps
---          the most recent ones: it applies after ordering, never to an arbitrary
---          subset. Memory stays bounded by 2 x max items: once that many rows are
---          held, the oldest are dropped down to max items.
-local agent, limit, with_values = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+-- ARGV[1] agent token   ARGV[2] max items
+-- ARGV[3] what each item carries: '1' = every field, '0' = every field but the value
+--         (sent as ''), 'kv' = only the key token and the value
+-- Returns {agent_topics, total_visible, item, item, ...}, oldest item first (ties
+--         by version, i.e. write order); an item is 8 fields {tok, value|'',
+--         version, author, created_ms, expires_ms, topics_csv, subs_csv}, or 2
+--         {tok, value} for 'kv'. When more than max items are visible
+--         (total_visible > items returned), the cap keeps the most recent ones:
+--         it applies after ordering, never to an arbitrary subset. Memory stays
+--         bounded by 2 x max items: once that many rows are held, the oldest are
+--         dropped down to max items.
+--
+-- The cost is per candidate, so the loop does as little as it can: one HMGET,
+-- a visibility test by plain string search, and a sort on strings with Lua's own
+-- comparator instead of a Lua function: created ms (13 digits from 2001 to
+-- 2286) then the version, zero-padded, so string order is time order.
+local agent, limit, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local agent_topics = redis.call('ZRANGE', K_ATOPICS .. agent, 0, -1)
 local follows = set_of(agent_topics)
-local sets = {K_GLOBAL, K_DIRECT .. agent}
-for _, t in ipairs(agent_topics) do sets[#sets + 1] = K_TITEMS .. t end
-local candidates = redis.call('SUNION', unpack(sets))
-local now = now_ms()
-local total = 0
-local rows = {}
-local fields = {'version', 'author', 'created', 'expires', 'topics', 'subs'}
-if with_values then fields = {'value', 'version', 'author', 'created', 'expires', 'topics', 'subs'} end
-
-local function older(a, b)
-  if a.created ~= b.created then return a.created < b.created end
-  return a.version < b.version
+-- SMEMBERS of each index and a Lua table to drop duplicates: cheaper than
+-- SUNION, which builds a temporary set inside Redis
+local candidates, seen = {}, {}
+local function add(set_key)
+  for _, tok in ipairs(redis.call('SMEMBERS', set_key)) do
+    if not seen[tok] then seen[tok] = true; candidates[#candidates + 1] = tok end
+  end
 end
+add(K_GLOBAL)
+add(K_DIRECT .. agent)
+for _, t in ipairs(agent_topics) do add(K_TITEMS .. t) end
+
+-- the fields to read, the first four always: created, version, topics, subs
+local fields = {'created', 'version', 'topics', 'subs', 'value', 'author', 'expires'}
+if mode == 'kv' then fields = {'created', 'version', 'topics', 'subs', 'value'}
+elseif mode ~= '1' then fields = {'created', 'version', 'topics', 'subs', 'author', 'expires'} end
+
+-- Does the csv of topic tokens hold one the agent follows? (string.find, not
+-- gmatch: no iterator to allocate per item)
+local function follows_any(csv)
+  if not string.find(csv, ',', 1, true) then return follows[csv] end
+  local start = 1
+  while true do
+    local comma = string.find(csv, ',', start, true)
+    if follows[string.sub(csv, start, (comma or 0) - 1)] then return true end
+    if not comma then return false end
+    start = comma + 1
+  end
+end
+
+-- zero padding by length: created ms have 13 digits and versions (which start at
+-- the clock in microseconds) 16 from 2001 to 2286, so most need none
+local ZEROS = {}
+for width = 1, 16 do ZEROS[width] = string.rep('0', width) end
+local TOK = #fields + 1  -- where a row keeps its key token
+
+local order, rows = {}, {}
 
 -- keep the newest `limit` rows, oldest first
 local function keep_newest()
-  table.sort(rows, older)
-  local drop = #rows - limit
+  table.sort(order)
+  local drop = #order - limit
   if drop <= 0 then return end
   local kept = {}
-  for i = drop + 1, #rows do kept[#kept + 1] = rows[i] end
-  rows = kept
+  for i = 1, drop do rows[order[i]] = nil end
+  for i = drop + 1, #order do kept[#kept + 1] = order[i] end
+  order = kept
 end
 
+local needle = ',' .. agent .. ','
+local total = 0
 for _, tok in ipairs(candidates) do
+  -- Redis's own expiry hides an expired item; a stale index entry (an item
+  -- gone, moved or re-routed) is re-checked against the item itself
   local h = redis.call('HMGET', K_ITEM .. tok, unpack(fields))
-  if not with_values then table.insert(h, 1, '') end
-  local expires = tonumber(h[5])
-  -- index entries are re-checked against the item itself: a stale entry never leaks
-  if h[2] and (expires == 0 or expires > now) and visible_to(agent, h[6], h[7], follows) then
+  local created, topics, subs = h[1], h[3], h[4]
+  if created and ((topics == '' and subs == '')
+      or (topics ~= '' and follows_any(topics))
+      or (subs ~= '' and string.find(',' .. subs .. ',', needle, 1, true))) then
     total = total + 1
-    rows[#rows + 1] = {tok = tok, created = tonumber(h[4]), version = tonumber(h[2]), h = h}
-    if #rows >= 2 * limit then keep_newest() end
+    local version = h[2]
+    if #created < 13 then created = ZEROS[13 - #created] .. created end
+    if #version < 16 then version = ZEROS[16 - #version] .. version end
+    local sort_key = created .. version .. tok
+    order[#order + 1] = sort_key
+    h[TOK] = tok
+    rows[sort_key] = h
+    if #order >= 2 * limit then keep_newest() end
   end
 end
--- ordered here, where the numbers already are, rather than by every client
 keep_newest()
 local out = {agent_topics, total}
-for _, row in ipairs(rows) do
-  out[#out + 1] = row.tok
-  for i = 1, 7 do out[#out + 1] = row.h[i] end
+local n = 2
+for _, sort_key in ipairs(order) do
+  local h = rows[sort_key]
+  local tok = h[TOK]
+  if mode == 'kv' then
+    out[n + 1], out[n + 2] = tok, h[5]
+    n = n + 2
+  else
+    local value, at = '', 5
+    if mode == '1' then value, at = h[5], 6 end
+    -- tok, value, version, author, created, expires, topics, subs
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = tok, value, h[2], h[at]
+    out[n + 5], out[n + 6], out[n + 7], out[n + 8] = h[1], h[at + 1], h[3], h[4]
+    n = n + 8
+  end
 end
 return out

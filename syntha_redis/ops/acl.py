@@ -83,9 +83,9 @@ SCRIPT_COMMANDS: frozenset[str] = frozenset(
     {
         "decrby", "del", "exists", "get", "hdel", "hget", "hmget", "hset", "hstrlen",
         "incr", "incrby", "persist", "pexpire", "pexpireat", "sadd", "scard", "set",
-        "sismember", "smembers", "spublish", "srandmember", "srem", "sunion", "time",
+        "sismember", "smembers", "spublish", "srandmember", "srem", "time",
         "xadd", "xrange", "xrevrange", "xtrim", "zadd", "zcount", "zrange",
-        "zrangebyscore", "zrem", "zscore",
+        "zmscore", "zrangebyscore", "zrem", "zscore",
     }
 )
 

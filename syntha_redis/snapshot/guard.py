@@ -16,7 +16,8 @@ and its store calls ``KeyspaceGuard.recover``:
 
 - if the marker is back (another worker restored meanwhile), nothing to do;
 - else take ``<root>restoring`` with SET NX PX: the one worker that gets it
-  restores the user from the snapshot, which sets the marker;
+  looks at the marker again (a restore may have ended between its check and
+  its SET) and restores the user from the snapshot, which sets the marker;
 - the others wait for the marker (or for the lock to lapse, then compete
   again), up to ``wait_seconds``.
 
@@ -97,6 +98,11 @@ class KeyspaceGuard:
             if done():
                 return None
             if store.execute(CommandCall(("SET", self.lock_key, token, "NX", "PX", LOCK_MS))):
+                # another worker may have finished its restore (and released the
+                # lock) between our check and our SET: look again, holding the lock
+                if done():
+                    self._release(store, token)
+                    return None
                 return self._restore_holding_lock(store, token)
             if time.monotonic() > deadline:
                 raise SynthaPersistenceError(
@@ -114,11 +120,14 @@ class KeyspaceGuard:
         try:
             report = restore_user(self.settings, self.db, self.user_id)
         finally:
-            holder = store.execute(CommandCall(("GET", self.lock_key)))
-            if holder is not None and holder.decode() == token:
-                store.execute(CommandCall(("DEL", self.lock_key)))
+            self._release(store, token)
         self.restores += 1
         if report.applied or report.agents:
             log.warning("user %r: Redis had lost data of this keyspace; restored from %s: %s",
                         self.user_id, self.db.describe(), report)
         return report
+
+    def _release(self, store: Store, token: str) -> None:
+        holder = store.execute(CommandCall(("GET", self.lock_key)))
+        if holder is not None and holder.decode() == token:
+            store.execute(CommandCall(("DEL", self.lock_key)))

@@ -58,3 +58,25 @@ def test_a_push_whose_reply_is_lost_is_applied_exactly_once(
     assert wake_messages(pubsub, direct, channel) == 1
     item = mesh.get_item("k")
     assert item is not None and item.version == version
+
+
+@pytest.mark.parametrize("op_id", ["29933333:0123456789abcdef", "0123456789abcdef0123abcd"],
+                         ids=["period-and-random", "older-client"])
+def test_a_resent_push_returns_its_first_result_unapplied(
+    private_redis: RedisProcess, op_id: str
+) -> None:
+    """The same EVALSHA twice, as redis-py re-sends it: the second changes nothing.
+    Both op-id forms: this library's '<period>:<hex>' (records share per-period
+    hashes) and a plain id of an older client (a key per record)."""
+    mesh = ContextMesh(user_id="u", redis_url=private_redis.url, auto_cleanup=False)
+    mesh.push("warm-up", 0)
+    call = mesh.operations._script("push", op_id, *mesh.operations._head()[1:],
+                             *mesh.operations.item_args("k", "v", topics=["t"], ttl=60))
+    first = mesh.store.execute(call)
+    again = mesh.store.execute(call)
+    assert [int(x) for x in again] == [int(x) for x in first]
+    assert mesh.get_item("k").version == int(first[1])  # type: ignore[union-attr]
+    direct = redis.Redis.from_url(private_redis.url)
+    assert direct.xlen(mesh.operations.keys.stream) == 2  # warm-up and k, once
+    records = [n.decode() for n in direct.scan_iter(match=mesh.operations.keys.root + "op:*")]
+    assert all(0 < direct.pttl(n) <= 60_000 for n in records)

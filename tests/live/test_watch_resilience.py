@@ -44,11 +44,16 @@ class RetrySeen(logging.Handler):
 def retry_seen() -> Iterator[threading.Event]:
     handler = RetrySeen()
     logger = logging.getLogger("syntha_redis.events")
+    # the watch's warnings must reach the handler whatever level an earlier test
+    # left on "syntha_redis" (tests/durability/fleet.py quiets it to ERROR)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     logger.addHandler(handler)
     try:
         yield handler.event
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def restart_empty(server: RedisProcess) -> None:
