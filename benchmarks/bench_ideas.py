@@ -46,7 +46,7 @@ local function may_see(root, agent, topics, subs)
     return true
   end
   for t in string.gmatch(topics, '[^,]+') do
-    if redis.call('SISMEMBER', root .. 'atopics:' .. agent, t) == 1 then return true end
+    if redis.call('ZSCORE', root .. 'atopics:' .. agent, t) then return true end
   end
   return false
 end
@@ -82,7 +82,7 @@ def functions(client: redis.Redis, rounds: int) -> None:
     push_head = push_head[: push_head.index("local prior = replayed()")] + "\nreturn 1"
     head = client.script_load(push_head)
     bare = client.script_load("return 1")
-    client.sadd(ROOT + "atopics:reader", "t1")
+    client.zadd(ROOT + "atopics:reader", {"t1": 1})  # an agent's topics, in order
     for i in range(1000):
         client.hset(f"{ROOT}item:k{i}", mapping={"value": VALUE, "topics": "t1,u1", "subs": ""})
     n = 2000
