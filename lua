@@ -1,0 +1,1 @@
+syntha_redis/lua
