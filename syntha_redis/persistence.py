@@ -31,7 +31,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from syntha_redis.core import keys
 from syntha_redis.core.codec import decode_value
 from syntha_redis.core.config import Settings
 from syntha_redis.core.store import ScriptCall
@@ -195,7 +194,6 @@ class SnapshotBackend:
         self.settings: Settings = mesh.settings
         self.user_id: str = mesh.user_id
         self.durability = durability
-        self.keys = keys.UserKeys(self.settings.key_prefix, self.user_id)
         self.db = _acquire_db(kind, database, self.settings)
         self._closed = False
         # the mesh's stores carry it: a keyspace that lost its data is restored

@@ -56,8 +56,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-
-
 # Scripts that must run on a lost keyspace: restore puts the snapshot back,
 # snapshot_read serves the snapshotter, which never acts for a mesh.
 UNGUARDED = frozenset({"restore", "snapshot_read"})
