@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from syntha_redis.core import keys, registry
 from syntha_redis.core.codec import decode_value, encode_value, text
@@ -54,14 +54,17 @@ SIZE_LIMITS = {
 }
 
 
-class VisibleItems(list[StoredItem]):
-    """``get_visible_items()``'s items, oldest first, saying whether the read was cut:
+E = TypeVar("E")
+
+
+class _CutList(list[E]):
+    """A list read from an agent's visible items, saying whether the read was cut:
     ``truncated`` when more than ``max_visible_items`` were visible (the list then
     holds the most recent ones) and ``total_visible``, how many were."""
 
     __slots__ = ("total_visible",)
 
-    def __init__(self, items: Iterable[StoredItem] = (), total_visible: int = 0) -> None:
+    def __init__(self, items: Iterable[E] = (), total_visible: int = 0) -> None:
         super().__init__(items)
         self.total_visible = total_visible
 
@@ -70,18 +73,16 @@ class VisibleItems(list[StoredItem]):
         return self.total_visible > len(self)
 
 
-class VisibleKeys(list[str]):
-    """``get_keys_for_agent()``'s keys, with ``truncated`` and ``total_visible``."""
+class VisibleItems(_CutList[StoredItem]):
+    """``get_visible_items()``'s items, oldest first (see ``_CutList``)."""
 
-    __slots__ = ("total_visible",)
+    __slots__ = ()
 
-    def __init__(self, items: Iterable[str] = (), total_visible: int = 0) -> None:
-        super().__init__(items)
-        self.total_visible = total_visible
 
-    @property
-    def truncated(self) -> bool:
-        return self.total_visible > len(self)
+class VisibleKeys(_CutList[str]):
+    """``get_keys_for_agent()``'s keys, oldest first (see ``_CutList``)."""
+
+    __slots__ = ()
 
 
 class VisibleValues(dict[str, Any]):

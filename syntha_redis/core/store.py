@@ -141,9 +141,18 @@ _FAILOVER_SIGNS = (redis.ConnectionError, redis.TimeoutError, ClusterDownError,
                    MasterDownError, ReadOnlyError)
 
 
-def _note_failure(snapshot: SnapshotLink | None, error: redis.RedisError) -> None:
+def _failed(error: redis.RedisError, call: Call, settings: Settings,
+            snapshot: SnapshotLink | None) -> SynthaError:
+    """What a failed call raises: a lost keyspace or a user without limits (which
+    the store then repairs), else the translated driver error. A sign of a
+    failover makes the user suspect (``SnapshotLink.repair``)."""
+    if _is_restore_needed(error):
+        return RestoreNeeded(call.root or "")
+    if _is_limits_needed(error):
+        return LimitsNeeded(call.root or "")
     if snapshot is not None and isinstance(error, _FAILOVER_SIGNS):
         snapshot.suspect = True
+    return translate_error(error, settings, call.name)
 
 
 class Store:
@@ -210,12 +219,7 @@ class Store:
                 self._load(script.source)
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
-            if _is_restore_needed(e):
-                raise RestoreNeeded(call.root or "") from e
-            if _is_limits_needed(e):
-                raise LimitsNeeded(call.root or "") from e
-            _note_failure(self.snapshot, e)
-            raise translate_error(e, self.settings, call.name) from e
+            raise _failed(e, call, self.settings, self.snapshot) from e
 
     def execute_atomic(self, calls: list[CommandCall]) -> list[Any]:
         """Plain commands as one MULTI/EXEC transaction, in one round trip (all
@@ -345,18 +349,18 @@ class AsyncStore:
             try:
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
             except NoScriptError:
-                try:
-                    await self.client.script_load(script.source)
-                except redis.exceptions.NoPermissionError as e:
-                    raise _scripts_not_loaded(self.settings, e) from e
+                await self._load(script.source)
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
-            if _is_restore_needed(e):
-                raise RestoreNeeded(call.root or "") from e
-            if _is_limits_needed(e):
-                raise LimitsNeeded(call.root or "") from e
-            _note_failure(self.snapshot, e)
-            raise translate_error(e, self.settings, call.name) from e
+            raise _failed(e, call, self.settings, self.snapshot) from e
+
+    async def _load(self, source: str) -> None:
+        try:
+            await self.client.script_load(source)
+        except redis.exceptions.NoPermissionError as e:
+            raise _scripts_not_loaded(self.settings, e) from e
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, "SCRIPT LOAD") from e
 
     async def _guarded_read(self, call: CommandCall, snapshot: SnapshotLink) -> Any:
         pipe = self.client.pipeline(transaction=False)
