@@ -157,7 +157,7 @@ class AsyncContextMesh(BaseContextMesh):
         return await self.run(self.operations.subscribe(agent_name, topics, replace=False))
 
     async def unsubscribe_from_topics(self, agent_name: str, topics: list[str]) -> list[str]:
-        return await self.run(self.operations.unsubscribe(agent_name, topics))
+        return (await self.run(self.operations.unsubscribe(agent_name, topics))).removed
 
     async def get_topics_for_agent(self, agent_name: str) -> list[str]:
         return await self.run(self.operations.topics_for_agent(agent_name))

@@ -332,7 +332,7 @@ class ContextMesh(BaseContextMesh):
 
     def unsubscribe_from_topics(self, agent_name: str, topics: list[str]) -> list[str]:
         """Stop following ``topics``; returns those it actually followed."""
-        return self.run(self.operations.unsubscribe(agent_name, topics))
+        return self.run(self.operations.unsubscribe(agent_name, topics)).removed
 
     def get_topics_for_agent(self, agent_name: str) -> list[str]:
         return self.run(self.operations.topics_for_agent(agent_name))

@@ -194,20 +194,19 @@ def _subscribe_to_topics(call: ToolCall, args: Args) -> Operation[Result]:
 
 def _unsubscribe_from_topics(call: ToolCall, args: Args) -> Operation[Result]:
     topics: list[str] = args["topics"]
-    current = yield from call.ops.topics_for_agent(call.agent)
-    leaving = [t for t in topics if t in current]
-    not_subscribed = [t for t in topics if t not in current]
+    done = yield from call.ops.unsubscribe(call.agent, topics)  # one script call
+    leaving = [t for t in topics if t in done.removed]
+    not_subscribed = [t for t in topics if t not in done.removed]
+    remaining = done.remaining
     if not leaving:
         return {
             "success": True,
             "agent": call.agent,
             "topics_unsubscribed": [],
             "topics_not_subscribed": not_subscribed,
-            "remaining_topics": current,
+            "remaining_topics": remaining,
             "message": f"You weren't subscribed to any of these topics: {', '.join(topics)}",
         }
-    yield from call.ops.unsubscribe(call.agent, leaving)
-    remaining = yield from call.ops.topics_for_agent(call.agent)
     return {
         "success": True,
         "agent": call.agent,
@@ -222,8 +221,8 @@ def _unsubscribe_from_topics(call: ToolCall, args: Args) -> Operation[Result]:
 def _discover_topics(call: ToolCall, args: Args) -> Operation[Result]:
     with_names: bool = args.get("include_subscriber_names", False)
     topics: dict[str, dict[str, Any]] = {}
-    for topic in (yield from call.ops.all_topics()):
-        subscribers = yield from call.ops.subscribers_for_topic(topic)
+    audiences = yield from call.ops.topic_audiences()  # one script call for every topic
+    for topic, subscribers in audiences.items():
         info: dict[str, Any] = {
             "subscriber_count": len(subscribers),
             "is_active": bool(subscribers),

@@ -335,7 +335,7 @@ class MeshOperations:
             )
         if code == "denied":
             topic = keys.decode(text(reply[3]))
-            allowed = yield from self._members(self.keys.post_permissions(agent or ""))
+            allowed = list(keys.decode_csv(text(reply[4])))
             raise SynthaPermissionError(
                 f"agent {agent!r} may not post to topic {topic!r}",
                 agent=agent,

@@ -9,11 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syntha_redis.core import keys
+from syntha_redis.core.codec import text
 from syntha_redis.core.operations import MeshOperations
 from syntha_redis.core.store import CommandCall, Operation
 from syntha_redis.exceptions import SynthaValidationError
 
-__all__ = ["TopicDeletion", "TopicOperations"]
+__all__ = ["TopicDeletion", "TopicOperations", "Unsubscribed"]
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    removed: list[str]  # the topics the agent followed and now does not
+    remaining: list[str]  # those it still follows, in subscription order
 
 
 @dataclass(frozen=True)
@@ -41,14 +48,19 @@ class TopicOperations(MeshOperations):
             )
         return list(keys.decode_csv(reply[2] or ""))
 
-    def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[list[str]]:
-        """Returns the topics actually removed."""
+    def unsubscribe(self, agent_name: str, topics: list[str]) -> Operation[Unsubscribed]:
+        """The topics actually removed, and those the agent still follows."""
         agent = self.name_token(agent_name, "agent_name")
         wanted = self.name_csv(topics, "topics", self.settings.max_topics_per_agent)
-        reply = yield from self._mutate(
-            "unsubscribe", agent, wanted
-        )
-        return list(keys.decode_csv(reply[2] or ""))
+        reply = yield from self._mutate("unsubscribe", agent, wanted)
+        return Unsubscribed(list(keys.decode_csv(text(reply[2]))),
+                            list(keys.decode_csv(text(reply[3]))))
+
+    def topic_audiences(self) -> Operation[dict[str, list[str]]]:
+        """``{topic: [its subscribers]}`` for every topic with one, in one call."""
+        reply = yield self._script("discover")
+        return {keys.decode(reply[i]): sorted(keys.decode(a) for a in reply[i + 1])
+                for i in range(0, len(reply), 2)}
 
     def delete_topic(self, topic: str) -> Operation[TopicDeletion]:
         reply = yield from self._mutate("delete_topic", self.name_token(topic, "topic"))

@@ -62,7 +62,10 @@ local function check_item(spec, usage, lim, now)
     if redis.call('EXISTS', allowed) == 1 then
       for _, t in ipairs(split(spec.topics)) do
         if redis.call('SISMEMBER', allowed, t) == 0 then
-          return {0, 'denied', spec.tok, t}
+          -- the allowed topics too: the caller's error names them, no second call
+          local topics = redis.call('SMEMBERS', allowed)
+          table.sort(topics)
+          return {0, 'denied', spec.tok, t, table.concat(topics, ',')}
         end
       end
     end

@@ -9,7 +9,7 @@
 -- Limits are the deployment's, from <root>limits (see limits() in _prelude.lua).
 -- Returns {1, version, created_ms, expires_ms (0 = never)}
 --      or {0, 'conflict', key, current_version, current_value}
---      or {0, 'denied', key, topic}
+--      or {0, 'denied', key, topic, allowed topics csv}
 --      or {0, 'quota_items' | 'quota_bytes', key, used, limit}
 --      or {0, 'key_too_long' | 'value_too_large' | 'too_many_topics' |
 --          'too_many_subscribers', key, found, limit}

@@ -392,3 +392,25 @@ def test_keys_with_colons_work_through_the_tools(mesh: ContextMesh, alice: ToolH
     pushed = alice.handle_tool_call("push_context", key="customer:42", value="gold")
     read = alice.handle_tool_call("get_context", keys=["customer:42"])
     assert pushed["success"] and read["context"] == {"customer:42": "gold"}
+
+
+def test_discover_unsubscribe_and_a_denied_push_are_one_round_trip_each(
+    mesh: ContextMesh, alice: ToolHandler, sent: list[Call]
+) -> None:
+    mesh.register_agent_topics("Alice", ["sales", "ops"])
+    mesh.register_agent_topics("Bob", ["sales"])
+    mesh.set_agent_post_permissions("Alice", ["ops"])
+    sent.clear()
+    found = alice.handle_tool_call("discover_topics", include_subscriber_names=True)
+    assert found["topics"]["sales"]["subscribers"] == ["Alice", "Bob"]
+    assert found["topics"]["ops"]["subscriber_count"] == 1
+    assert [call.name for call in sent] == ["discover"]
+    sent.clear()
+    left = alice.handle_tool_call("unsubscribe_from_topics", topics=["sales", "hr"])
+    assert left["topics_unsubscribed"] == ["sales"] and left["topics_not_subscribed"] == ["hr"]
+    assert left["remaining_topics"] == ["ops"]
+    assert [call.name for call in sent] == ["unsubscribe"]
+    sent.clear()
+    denied = alice.handle_tool_call("push_context", key="k", value="v", topics=["sales"])
+    assert denied["success"] is False and "ops" in denied["suggestion"]
+    assert [call.name for call in sent] == ["push"]
