@@ -181,6 +181,9 @@ local function limits()
   end
   -- one match, not an iterator (this runs on every write)
   local n1, n2, n3, n4, n5, n6, n7 = string.match(copy, LIMITS_FORMAT)
+  if not n7 then  -- not a copy this version wrote: provision it again
+    return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the copy of the limits is unreadable')
+  end
   return {items = tonumber(n1), bytes = tonumber(n2), value = tonumber(n3),
           topics = tonumber(n4), subs = tonumber(n5), agent_topics = tonumber(n6),
           key = tonumber(n7)}

@@ -100,3 +100,14 @@ def test_the_cli_shows_and_sets_the_limits_for_every_registered_user(
     assert main(["limits", "set", "max_items_per_user=x", *where]) == 2
     assert main(["limits", "show", *where]) == 0
     assert '"max_items_per_user": 1' in capsys.readouterr().out
+
+
+def test_an_unreadable_copy_of_the_limits_is_provisioned_again(
+    mesh_factory: Callable[..., ContextMesh], raw: Any
+) -> None:
+    mesh = mesh_factory(max_items_per_user=2)
+    mesh.push("a", 1)
+    raw.set(mesh.operations.keys.root + "limits", "garbage")
+    mesh.push("b", 2)
+    with pytest.raises(SynthaQuotaError):
+        mesh.push("c", 3)
