@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from syntha_redis import AsyncContextMesh, ContextMesh, Settings, SynthaError
+from syntha_redis import (
+    AsyncContextMesh,
+    ContextMesh,
+    Settings,
+    SynthaConfigurationError,
+    SynthaError,
+)
 from syntha_redis.cli import main
 
 WRONG_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
@@ -42,12 +47,11 @@ async def test_a_wrong_call_of_an_async_mesh_method_is_a_typed_error(
     await mesh.close()
 
 
-def test_a_bad_setting_next_to_a_settings_object_is_a_configuration_error(
-    mesh_factory: Callable[..., ContextMesh],
-) -> None:
-    with pytest.raises(SynthaError) as refused:
+def test_a_bad_setting_next_to_a_settings_object_is_a_configuration_error() -> None:
+    with pytest.raises(SynthaConfigurationError) as refused:
         ContextMesh(user_id="u", settings=Settings(), max_items_per_user=-5)
-    assert refused.value.error_code is not None or refused.value.suggestions
+    assert refused.value.config_key == "max_items_per_user"
+    assert "max_items_per_user" in refused.value.message and refused.value.suggestions
 
 
 def test_the_cli_refuses_an_empty_user_as_the_library_does(
