@@ -24,9 +24,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syntha_redis.scripts import SCRIPTS  # noqa: E402
-
 from syntha_redis import ContextMesh  # noqa: E402
+from syntha_redis.core.scripts import SCRIPTS  # noqa: E402
 
 VALUE = {"customer": "acme", "amount": 120_000, "notes": "x" * 150, "tags": ["a", "b"]}
 

@@ -33,8 +33,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syntha_redis.scripts import SCRIPTS, lua_dir  # noqa: E402
-
+from syntha_redis.core.scripts import SCRIPTS, lua_dir  # noqa: E402
 from tests.support.servers import RedisProcess  # noqa: E402
 
 ROOT = "syntha:{u:ideas}:"

@@ -27,9 +27,8 @@ import redis.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syntha_redis.scripts import SCRIPTS  # noqa: E402
-
 from syntha_redis import AsyncContextMesh, ContextMesh  # noqa: E402
+from syntha_redis.core.scripts import SCRIPTS  # noqa: E402
 
 VALUE = {"customer": "acme", "amount": 120_000, "notes": "x" * 150, "tags": ["a", "b"]}
 PUSH = SCRIPTS["push"]

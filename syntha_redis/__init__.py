@@ -4,7 +4,6 @@ Code written for Syntha works after changing the import:
 ``from syntha import ContextMesh`` -> ``from syntha_redis import ContextMesh``.
 """
 
-from syntha_redis import moved
 from syntha_redis.agents.adapters import (
     FRAMEWORK_ADAPTERS,
     create_framework_adapter,
@@ -61,9 +60,6 @@ from syntha_redis.tools import (
 )
 
 __version__ = "0.1.0"
-
-# old module paths (syntha_redis.store, ...) keep importing: see syntha_redis.moved
-moved.install()
 
 __all__ = [
     "AsyncContextMesh",

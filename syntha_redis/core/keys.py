@@ -10,7 +10,7 @@ the hash tag, collide with another name, or act as a glob pattern.
 
 The Lua scripts receive the root as ``KEYS[1]`` and already-encoded tokens in
 ARGV; they derive the per-user key names below with the same suffixes
-(``lua/_prelude.lua``). ``tests/test_keys.py`` checks the two agree.
+(``lua/_prelude.lua``). ``tests/core/test_keys.py`` checks the two agree.
 """
 
 from __future__ import annotations

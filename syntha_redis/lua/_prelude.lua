@@ -1,11 +1,11 @@
--- _prelude.lua: helpers shared by every script; syntha_redis/scripts.py prepends it.
+-- _prelude.lua: helpers shared by every script; syntha_redis/core/scripts.py prepends it.
 --
 -- KEYS[1] is always the user's root "<prefix>:{u:<user>}:". Every other name is
--- KEYS[1] plus a suffix of syntha_redis/keys.py, so a script only ever touches
+-- KEYS[1] plus a suffix of syntha_redis/core/keys.py, so a script only ever touches
 -- its own user's hash slot. ARGV carries percent-encoded tokens, which never
 -- contain ',' or '|', so both serve as separators below.
 --
--- Mutating scripts take a common ARGV head (see syntha_redis/scripts.py):
+-- Mutating scripts take a common ARGV head (see syntha_redis/core/scripts.py):
 --   ARGV[1] op_id (''=none)       ARGV[2] stream max length   ARGV[3] stream max age ms
 --   ARGV[4] stream idle ttl ms    ARGV[5] op result ttl ms    ARGV[6] prune batch
 local ROOT = KEYS[1]
@@ -168,7 +168,7 @@ local function prune(now, limit)
   return #expired
 end
 
--- The deployment's limits, from the user's copy (syntha_redis/limits.py):
+-- The deployment's limits, from the user's copy (syntha_redis/core/limits.py):
 -- 'items|bytes|value|topics|subs|agent_topics|key', encoded sizes, 0 = none.
 -- Without a copy the call stops here, before any write, and the client
 -- provisions one and calls again; so no client's own settings, and no raw
@@ -191,7 +191,7 @@ end
 
 -- Safe retries: a replayed operation id returns the first result, unapplied.
 --
--- An op id '<bucket>:<hex>' (syntha_redis/operations.py: bucket = the client's
+-- An op id '<bucket>:<hex>' (syntha_redis/core/operations.py: bucket = the client's
 -- clock / the op result ttl) keeps its record as a field of the hash
 -- '<root>op:<bucket>:<first two hex digits>', so the records of one period share
 -- 256 small hashes (listpacks, ~75 B a record) instead of a key each (~200 B).

@@ -54,8 +54,8 @@ def _fresh_mesh_per_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _delete_prefix(url: str | None, prefix: str) -> None:
-    from syntha_redis.config import Settings
-    from syntha_redis.connection import get_client
+    from syntha_redis.core.config import Settings
+    from syntha_redis.core.connection import get_client
 
     client = get_client(Settings.model_validate({"redis_url": url}))
     # the prefix is generated above (safe characters), never user input
