@@ -17,11 +17,13 @@ tally of cases tried and bad outcomes.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import concurrent.futures
 import json
 import logging
-import math
 import os
+import types
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,6 +38,7 @@ from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.cli import main
 from syntha_redis.core.config import Settings
+from syntha_redis.live.events import ChangeEvent
 from syntha_redis.ops.http import ProbeServer
 from syntha_redis.tools import ToolHandler
 from tests.conftest import raw_client
@@ -299,12 +302,16 @@ def loop_thread() -> Iterator[EventLoopThread]:
     runner.stop()
 
 
-def judge(entry: str, world: World, outcome: Callable[[], bool | str | None]) -> None:
-    """Run one case: count it, and fail the test on a bad outcome (with the reason)."""
+def judge(entry: str, world: World, outcome: Callable[[], bool | str]) -> None:
+    """Run one case: count it, and fail the test on a bad outcome (with the reason).
+
+    ``outcome`` returns True (a good result) or "refused" (a well-formed refusal);
+    anything else it returns is a bad outcome, as is an exception other than a
+    SynthaError."""
     TALLY[f"{entry}:tried"] += 1
     try:
         ok = outcome()
-        problem = None if ok is not False else "bad result"
+        problem = None if ok is True or ok == "refused" else f"bad result {ok!r:.300}"
         TALLY[f"{entry}:{'refused' if ok == 'refused' else 'succeeded'}"] += 1
     except Exception as e:  # anything but a SynthaError is a bad outcome
         problem = None if isinstance(e, SynthaError) else f"{type(e).__name__}: {e!r:.300}"
@@ -336,12 +343,37 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
 # -- entry points ------------------------------------------------------------------------
 
 
-def run_mesh_call(mesh: Any, call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> None:
+def run_mesh_call(mesh: Any, call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> bool:
+    """True when the call returned what its method promises (a typed error otherwise)."""
     method, args, kwargs = call
     result = getattr(mesh, method)(*args, **kwargs)
     if method == "watch":
         with result as feed:
-            list(feed)
+            return all(isinstance(event, ChangeEvent) for event in feed)
+    return well_typed(mesh, method, result)
+
+
+def well_typed(mesh: Any, method: str, result: Any) -> bool:
+    """Does ``result`` match the return annotation of ``mesh.method``?"""
+    hint = typing.get_type_hints(getattr(type(mesh), method)).get("return", Any)
+    return matches(result, hint)
+
+
+def matches(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(matches(value, a) for a in args)
+    if origin in (list, tuple, set, frozenset):
+        return isinstance(value, origin)
+    if origin is dict or origin is collections.abc.Mapping:
+        return isinstance(value, dict)
+    if origin is not None:  # other generics (iterators, awaitables): the origin's type
+        return isinstance(value, origin) if isinstance(origin, type) else True
+    return isinstance(value, hint) if isinstance(hint, type) else True
 
 
 def test_the_sync_mesh(world: World, backend: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -361,15 +393,15 @@ def test_the_async_mesh(world: World, backend: str, loop_thread: EventLoopThread
 
     mesh = loop_thread.run(make())
 
-    async def run(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> None:
+    async def run(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> bool:
         method, args, kwargs = call
         result = getattr(mesh, method)(*args, **kwargs)
         if method == "watch":
             async with result as feed:
-                async for _ in feed:
-                    pass
-        elif asyncio.iscoroutine(result):
-            await result
+                return all([isinstance(event, ChangeEvent) async for event in feed])
+        if asyncio.iscoroutine(result):
+            result = await result
+        return well_typed(mesh, method, result)
 
     @hostile(backend)
     @given(call=MESH_CALLS)
@@ -389,7 +421,7 @@ def test_mesh_construction(world: World, backend: str, user_id: str | None) -> N
     @given(name=NAMES, prefix=st.one_of(st.none(), NAMES), url=st.one_of(
         st.none(), st.sampled_from(["ftp://x", "redis://h:notaport", "redis://[::1", "", "x"])))
     def case(name: Any, prefix: Any, url: Any) -> None:
-        def attempt() -> None:
+        def attempt() -> bool:
             options = dict(world.options)
             if prefix is not None:
                 options["key_prefix"] = prefix
@@ -398,7 +430,7 @@ def test_mesh_construction(world: World, backend: str, user_id: str | None) -> N
             with ContextMesh(user_id=name if user_id is None else user_id,
                              **options) as mesh:
                 mesh.push("k", 1)
-                mesh.get_all_for_agent("a")
+                return mesh.get_all_for_agent("a") == {"k": 1}
 
         judge("construction", world, attempt)
 
@@ -608,6 +640,3 @@ def test_the_mcp_server(world: World, backend: str, loop_thread: EventLoopThread
         running.result(timeout=30)
         loop_thread.run(handler.context_mesh.close())  # the MCP server's mesh is async
 
-
-def test_the_tally_is_kept() -> None:
-    assert math.isfinite(HOSTILE_EXAMPLES) and HOSTILE_EXAMPLES > 0

@@ -68,16 +68,21 @@ def test_the_give_up_time_counts_from_the_first_failure_of_an_outage() -> None:
     clock.now += 25
     watch.recovered()
     clock.now += 25
-    watch.failed(DOWN)  # a new outage: 0 s old, not 50
+    assert watch.failed(DOWN) > 0  # a new outage: 0 s old, not 50
     clock.now += 25
-    watch.failed(DOWN)
+    assert watch.failed(DOWN) > 0  # 25 s into it: still retrying
+    clock.now += 5
+    with pytest.raises(SynthaConnectionError, match="gave up"):
+        watch.failed(DOWN)
 
 
 def test_none_means_never_give_up() -> None:
     watch, clock = state(watch_give_up_seconds=None)
+    pauses = []
     for _ in range(100):
         clock.now += 3600
-        watch.failed(DOWN)
+        pauses.append(watch.failed(DOWN))
+    assert all(p > 0 for p in pauses)
 
 
 def test_errors_that_waiting_cannot_fix_are_raised_at_once() -> None:
