@@ -48,10 +48,19 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def _port_range() -> tuple[int, int]:
+    """This process's share of 20000-29999: each pytest-xdist worker (gw0, gw1, ...)
+    draws from its own quarter, so two workers never pick the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    share = int(worker) % 4 if worker.isdigit() else 0
+    return 20000 + share * 2500, 20000 + share * 2500 + 2499
+
+
 def free_port() -> int:
     """A free loopback port whose cluster bus port (port + 10000) is free too."""
+    low, high = _port_range()
     while True:
-        port = random.randint(20000, 29999)
+        port = random.randint(low, high)
         if _port_is_free(port) and _port_is_free(port + 10000):
             return port
 
@@ -86,10 +95,15 @@ class RedisProcess:
         )
         deadline = time.monotonic() + 10
         while not redis_reachable(self.url):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
                 self.stop()
                 raise RuntimeError(f"redis-server on port {self.port} did not start")
             time.sleep(0.02)
+        # the server that answers is this one, not another process's on the same port
+        pid = redis.Redis.from_url(self.url).info("server")["process_id"]
+        if pid != self.proc.pid:
+            self.stop()
+            raise RuntimeError(f"port {self.port} is served by another redis-server ({pid})")
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
