@@ -1,8 +1,8 @@
 # One image: the syntha_redis library and the syntha-redis CLI (snapshot worker,
 # probes/metrics, MCP server), plus the example worker. Slim, non-root.
 #
-#   docker build -t syntha-redis .
-#   docker run --rm -e SYNTHA_REDIS_URL=redis://redis:6379/0 syntha-redis health
+#   make image        # the image syntha-redis:<the version in pyproject.toml>
+#   docker run --rm -e SYNTHA_REDIS_URL=redis://redis:6379/0 syntha-redis:0.1.0 health
 #
 # Linted by `make deploy-check` (hadolint). Keep SYNTHA_VERSION equal to the
 # version in pyproject.toml (tests/ops/test_deploy.py checks it).
@@ -27,7 +27,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 WORKDIR /app
 COPY --chown=root:root examples/worker.py ./examples/worker.py
 USER 10001
-# serve: /health, /ready, /metrics; the example worker uses 8001
+# serve: /health, /ready, /metrics; the example worker uses 8001. The listeners
+# bind 127.0.0.1 unless told: in a container that is unreachable, so say 0.0.0.0.
 EXPOSE 8000 8001
 ENTRYPOINT ["syntha-redis"]
-CMD ["serve", "--port", "8000"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench load deploy-check docs
+.PHONY: demo test lint bench load deploy-check docs image
+
+# The image's one name and tag: the package version (tests/ops/test_deploy.py
+# checks that compose, the manifests and the docs use exactly this).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE := syntha-redis:$(VERSION)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +30,9 @@ deploy-check: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+
+image:
+	docker build -t $(IMAGE) .
 
 # The docs site (mkdocs-material); --strict turns every warning into a failure.
 docs: $(STAMP)

@@ -28,7 +28,8 @@ AGENT = "Worker"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8001, help="probes and metrics (0 = any)")
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="default this machine only; a container passes 0.0.0.0")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds")
     parser.add_argument("--iterations", type=int, help="stop after this many rounds")
     return parser
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 0
     with start_http_server(settings, args.port, args.host) as probes, \
             ContextMesh(user_id=USER, settings=settings) as mesh:
-        print(f"worker {me}: serving {probes.url} (/health, /ready, /metrics)", flush=True)
+        print(f"worker {me}: serving {probes.where} (/health, /ready, /metrics)", flush=True)
         mesh.register_agent_topics(AGENT, ["findings"])
         while not stopping.is_set() and (args.iterations is None or rounds < args.iterations):
             rounds += 1

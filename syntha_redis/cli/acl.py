@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from syntha_redis.cli.common import server_settings
 from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaConfigurationError
 from syntha_redis.ops.acl import TenantRules, apply_rules, tenant_rules
@@ -35,7 +36,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
+    settings = server_settings(args, "acl apply")
     rules = _rules_from_args(args, settings)
     apply_rules(settings, rules, args.user)
     print(f"applied ACL rules of Redis user {rules.username!r} and its limits")

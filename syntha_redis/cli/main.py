@@ -13,68 +13,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from syntha_redis.cli.acl import acl_commands
+from syntha_redis.cli.common import add_embedded, add_host, server_settings
+from syntha_redis.cli.common import settings as common_settings
 from syntha_redis.cli.mcp import mcp_commands
 from syntha_redis.cli.mesh import mesh_commands
-from syntha_redis.core.config import Settings
 from syntha_redis.core.scripts import SCRIPTS
 from syntha_redis.core.store import CommandCall, Store
-from syntha_redis.exceptions import (
-    SynthaConfigurationError,
-    SynthaConnectionError,
-    SynthaError,
-)
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
+from syntha_redis.ops import mcp_server
 from syntha_redis.persistence import DATABASE_URL_VARIABLES, require_postgres_extra
 
 __all__ = ["main", "build_parser", "COMMAND_GROUPS"]
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
-
-
-@contextlib.contextmanager
-def _quiet_pool() -> Iterator[None]:
-    """psycopg_pool logs a warning per failed connection attempt while it opens;
-    the failure itself is reported once, as a SynthaConnectionError."""
-    pool_log = logging.getLogger("psycopg.pool")
-    level = pool_log.level
-    pool_log.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        pool_log.setLevel(level)
-
-
-def _check_postgres(dsn: str, wait: float) -> None:
-    """One plain connection first: a refused or unknown server fails in
-    milliseconds with its own reason, instead of after the pool's whole wait."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        psycopg.connect(dsn, connect_timeout=max(1, round(wait))).close()
-    except psycopg.Error as e:
-        params = conninfo_to_dict(dsn)
-        where = (f"postgresql://{params.get('host', 'localhost')}:{params.get('port', 5432)}/"
-                 f"{params.get('dbname', '')}")
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SynthaConnectionError(
-            f"cannot reach Postgres at {where}: {reason}",
-            service="postgresql",
-            cause=e,
-            suggestions=[f"Check that Postgres at {where} is up and accepts this user, "
-                         "and the --dsn / SYNTHA_DB_URL"],
-        ) from None
 
 
 def _database(args: argparse.Namespace) -> Any:
@@ -89,10 +47,8 @@ def _database(args: argparse.Namespace) -> Any:
         require_postgres_extra()
         # --once --timeout 5 must not wait the pool's default 30 s for a dead server
         wait = min(args.connect_timeout, getattr(args, "timeout", None) or args.connect_timeout)
-        _check_postgres(dsn, wait)
-        with _quiet_pool():
-            db = PostgresDB(dsn, table_prefix=args.table_prefix,
-                            pool=PoolSizes(pool_size=1, max_overflow=3, pool_timeout=wait))
+        db = PostgresDB(dsn, table_prefix=args.table_prefix,
+                        pool=PoolSizes(pool_size=1, max_overflow=3, pool_timeout=wait))
     else:
         raise SynthaConfigurationError(
             "no snapshot database given",
@@ -107,7 +63,7 @@ def _database(args: argparse.Namespace) -> Any:
 def _snapshot_run(args: argparse.Namespace) -> int:
     from syntha_redis.snapshot import Snapshotter
 
-    settings = _settings(args)
+    settings = server_settings(args, "snapshot run")
     db = _database(args)
     snap = Snapshotter(settings, db, batch_size=args.batch_size,
                        claim_idle_ms=args.claim_idle_ms,
@@ -125,7 +81,7 @@ def _snapshot_run(args: argparse.Namespace) -> int:
 
                     server = probes.enter_context(start_http_server(settings, args.port,
                                                                     args.host))
-                    print(f"probes: {server.url} (/health, /ready, /metrics)", flush=True)
+                    print(f"probes: {server.where} (/health, /ready, /metrics)", flush=True)
                 print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
                 snap.run(stop=lambda: bool(stopping))
         print(f"rows written: {snap.rows_written}; lag: {snap.lag_seconds():.3f}s", flush=True)
@@ -149,9 +105,9 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
 def _snapshot_restore(args: argparse.Namespace) -> int:
     from syntha_redis.snapshot import restore_all, restore_user
 
+    settings = server_settings(args, "snapshot restore")
     db = _database(args)
     try:
-        settings = _settings(args)
         report = restore_user(settings, db, args.user) if args.user else restore_all(
             settings, db, _progress("restoring users"))
     finally:
@@ -165,7 +121,7 @@ def _snapshot_verify(args: argparse.Namespace) -> int:
     from syntha_redis.snapshot import Snapshotter, verify_user
 
     db = _database(args)
-    settings = _settings(args)
+    settings = common_settings(args)
     try:
         users = [args.user] if args.user else sorted(
             set(Snapshotter(settings, db).registered_users()) | set(db.users()))
@@ -200,15 +156,18 @@ def snapshot_commands(commands: Any, common: argparse.ArgumentParser) -> None:
                      help="take over entries another snapshotter left pending this long")
     run.add_argument("--port", type=int,
                      help="serve /health, /ready, /metrics on this port while running")
-    run.add_argument("--host", default="0.0.0.0", help="with --port; default every interface")
+    add_host(run)
     run.add_argument("--no-maintenance", action="store_true",
-                     help="do not reload lost scripts or provision users' limits (use when "
-                          "this worker runs with tenant credentials)")
+                     help="do not reload lost scripts or provision users' limits (when "
+                          "another admin process does; the worker itself needs admin "
+                          "credentials: it reads every user's stream)")
     run.set_defaults(handler=_snapshot_run)
+    add_embedded(run)
 
     restore = sub.add_parser("restore", parents=[db], help="snapshot -> Redis (idempotent)")
     restore.add_argument("--user", help="one user id (default: every user)")
     restore.set_defaults(handler=_snapshot_restore)
+    add_embedded(restore)
 
     verify = sub.add_parser("verify", parents=[db], help="compare Redis with the snapshot")
     verify.add_argument("--user", help="one user id (default: every user)")
@@ -221,7 +180,7 @@ MAINTAIN_EVERY = 2.0  # s: how soon tenants get scripts and limits back after a 
 def _limits_show(args: argparse.Namespace) -> int:
     from syntha_redis.core import limits
 
-    settings = _settings(args)
+    settings = common_settings(args)
     found = Store(settings).run(limits.deployment_limits(settings))
     print(json.dumps(found, indent=2))
     return 0
@@ -230,7 +189,7 @@ def _limits_show(args: argparse.Namespace) -> int:
 def _limits_set(args: argparse.Namespace) -> int:
     from syntha_redis.core import limits, registry
 
-    settings = _settings(args)
+    settings = server_settings(args, f"limits {args.action}")
     changes: dict[str, int] = {}
     for pair in args.pairs:
         name, _, value = pair.partition("=")
@@ -249,7 +208,7 @@ def _limits_set(args: argparse.Namespace) -> int:
 
 def _scripts_load(args: argparse.Namespace) -> int:
     loaded = 0
-    store = Store(_settings(args))
+    store = Store(server_settings(args, "scripts load"))
     for script in SCRIPTS.values():
         store.execute(CommandCall(("SCRIPT", "LOAD", script.source)))
         loaded += 1
@@ -268,13 +227,15 @@ def admin_commands(commands: Any, common: argparse.ArgumentParser) -> None:
                                  "every registered user")
     change.add_argument("pairs", nargs="*", metavar="NAME=NUMBER")
     change.set_defaults(handler=_limits_set)
-    sub.add_parser("sync", parents=[common],
-                   help="copy them to every registered user again").set_defaults(
-        handler=_limits_set, pairs=[])
+    sync = sub.add_parser("sync", parents=[common],
+                          help="copy them to every registered user again")
+    sync.set_defaults(handler=_limits_set, pairs=[])
     scripts = commands.add_parser("scripts", help="the Lua scripts in the server's cache")
-    scripts.add_subparsers(dest="action", required=True).add_parser(
-        "load", parents=[common], help="load every script (tenants may not)").set_defaults(
-        handler=_scripts_load)
+    load = scripts.add_subparsers(dest="action", required=True).add_parser(
+        "load", parents=[common], help="load every script (tenants may not)")
+    load.set_defaults(handler=_scripts_load)
+    for changing in (change, sync, load):
+        add_embedded(changing)
 
 
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
@@ -292,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--key-prefix", "--prefix", dest="key_prefix",
                         help="default $SYNTHA_KEY_PREFIX or 'syntha'")
     parser = argparse.ArgumentParser(prog="syntha-redis", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {mcp_server.server_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group(commands, common)
@@ -302,10 +265,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe fails here, not at interpreter exit
+        return code
     except SynthaError as e:
         print(f"error: {e.message}", file=sys.stderr)
         for suggestion in e.suggestions:
             print(f"  suggestion: {suggestion}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader stopped early (`| head -1`): end quietly, as other tools do;
+        # stdout goes to /dev/null so that the exit's own flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 

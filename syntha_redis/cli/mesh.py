@@ -8,14 +8,16 @@
     stats                      get_stats() of the user
     watch --agent A            A's change feed as JSON lines, until Ctrl-C / --timeout
     health                     the server's health; exit status 0 only when healthy
-    serve [--port 8000]        HTTP /health, /ready, /metrics with the mesh-wide
+    serve [--port 8000] [--host H]
+                               HTTP /health, /ready, /metrics with the mesh-wide
                                gauges (syntha_redis.ops.http, syntha_redis.ops.fleet_metrics)
 
-Each takes ``--user`` (default the settings' default user), ``--redis-url``,
-``--prefix`` and ``--json``. A missing item exits 1, like an unhealthy mesh;
-a SynthaError exits 2 (``cli.main``), and so does ``health`` without a Redis
-URL: it can then only look at its own embedded store, which says nothing
-about any server.
+Each takes ``--redis-url`` and ``--prefix``; all but ``serve`` take ``--user``
+(default the settings' default user) and ``--json``. A missing item exits 1,
+like an unhealthy mesh; a SynthaError exits 2 (``cli.main``). So does
+``health`` without a Redis URL (it can then only look at its own embedded
+store, which says nothing about any server), and ``push`` without one unless
+``--embedded`` asks for the throwaway store.
 """
 
 from __future__ import annotations
@@ -29,27 +31,31 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from syntha_redis.cli.common import (
+    EMBEDDED_NOTE,
+    add_embedded,
+    add_host,
+    server_settings,
+    settings,
+)
 from syntha_redis.context import ContextMesh
 from syntha_redis.core import keys
-from syntha_redis.core.config import Settings
 from syntha_redis.exceptions import SynthaValidationError
 
 __all__ = ["mesh_commands"]
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(redis_url=args.redis_url, key_prefix=args.key_prefix)
-
-
-def _open(args: argparse.Namespace) -> ContextMesh:
-    settings = _settings(args)
-    # a short-lived command needs no background expiry sweeper
+def _open(args: argparse.Namespace, changes: str | None = None) -> ContextMesh:
+    """The mesh of ``--user``; for a command that ``changes`` something, only on a
+    server or with ``--embedded`` (``cli.common.server_settings``)."""
+    found = settings(args) if changes is None else server_settings(args, changes)
     # no --user means the default user, unless require_user_id refuses that;
     # --user "" is refused like user_id=""
     user = args.user
-    if user is None and not settings.require_user_id:
-        user = settings.default_user
-    return ContextMesh(user_id=user, settings=settings, auto_cleanup=False)
+    if user is None and not found.require_user_id:
+        user = found.default_user
+    # a short-lived command needs no background expiry sweeper
+    return ContextMesh(user_id=user, settings=found, auto_cleanup=False)
 
 
 def _dump(data: Any) -> str:
@@ -63,7 +69,7 @@ def _show(value: Any) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from syntha_redis import demo
 
-    facts = demo.main(_settings(args), args.user, quiet=args.json)
+    facts = demo.main(settings(args), args.user, quiet=args.json)
     if args.json:
         print(_dump(facts))
     return 0
@@ -107,7 +113,9 @@ def _names(values: list[str] | None, what: str) -> list[str] | None:
 
 def _push(args: argparse.Namespace) -> int:
     value = _value(args.value, args.text)
-    with _open(args) as mesh:
+    with _open(args, "push") as mesh:
+        # the tools' rule: a blank KEY is a slip (the Python API keeps Syntha's "")
+        keys.validate_identifier(args.key, "key", mesh.settings.max_key_length)
         version = mesh.push(args.key, value, subscribers=_names(args.subscriber, "subscriber"),
                             topics=_names(args.topic, "topic"), ttl=args.ttl,
                             agent_name=args.agent, expected_version=args.expected_version)
@@ -140,11 +148,14 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     """Print events until Ctrl-C, SIGTERM, --timeout, a closed stdout or an error,
-    and on each of those exits the id to resume from (on stderr)."""
-    resume = args.since
+    and on each of those exits the id to resume from (on stderr): once the feed is
+    open, so that a refused --since is never offered back as a place to resume."""
+    resume: str | None = None
+    opened = False
     stop = _Interrupts()
     try:
         with _open(args) as mesh, mesh.watch(args.agent, args.since, args.timeout) as feed:
+            opened = True
             resume = feed.cursor
             for event in feed:
                 with stop.deferred():  # printed and recorded, or neither
@@ -156,15 +167,10 @@ def _watch(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.restore()
-        shown = f"--since {resume}" if resume else "no --since (nothing was read)"
-        # a --since that was refused is echoed as given, which may not be valid text
-        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
-        print(f"stopped; resume with {shown}", file=sys.stderr, flush=True)
+        if opened:
+            shown = f"--since {resume}" if resume else "no --since (nothing was read)"
+            print(f"stopped; resume with {shown}", file=sys.stderr, flush=True)
     return 0
-
-
-EMBEDDED_NOTE = ("no Redis URL given (--redis-url or SYNTHA_REDIS_URL): this is the embedded "
-                 "in-process store of this command alone; no server was checked")
 
 
 class _Interrupts:
@@ -206,12 +212,12 @@ def _health(args: argparse.Namespace) -> int:
     from syntha_redis.core.health import check_health
     from syntha_redis.core.store import Store
 
-    settings = _settings(args)
-    stream = keys.UserKeys(settings.key_prefix, args.user or settings.default_user).stream
+    found = settings(args)
+    stream = keys.UserKeys(found.key_prefix, args.user or found.default_user).stream
     # load the scripts, as /ready does: "loaded" then means the server runs them,
     # and a server that refuses them (an ACL without SCRIPT) is reported unhealthy
-    report = check_health(Store(settings), stream, load_scripts=True)
-    embedded = settings.redis_url is None
+    report = check_health(Store(found), stream, load_scripts=True)
+    embedded = found.redis_url is None
     if embedded:  # said first, so nobody reads "status: healthy" as a server's answer
         print(f"note: {EMBEDDED_NOTE}", file=sys.stderr, flush=True)
     if args.json:
@@ -233,12 +239,12 @@ def _serve(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _: stopping.set())
-    settings = _settings(args)
-    with start_http_server(settings, args.port, args.host,
+    found = settings(args)
+    with start_http_server(found, args.port, args.host,
                            mesh_metrics=not args.no_mesh_metrics,
                            mesh_metrics_max_age=args.mesh_metrics_every) as server:
-        print(f"serving {server.url} (/health, /ready, /metrics)", flush=True)
-        if settings.redis_url is None:
+        print(f"serving {server.where} (/health, /ready, /metrics)", flush=True)
+        if found.redis_url is None:
             print("note: no Redis URL given: probes and metrics describe this process's "
                   "embedded store only", file=sys.stderr, flush=True)
         stopping.wait()
@@ -267,6 +273,7 @@ def mesh_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     push.add_argument("--agent", help="push as this agent (post permissions enforced)")
     push.add_argument("--expected-version", type=int,
                       help="compare-and-set: the version it must have (0 = must not exist)")
+    add_embedded(push)
     push.set_defaults(handler=_push)
 
     keys = commands.add_parser("list", parents=[mesh], help="keys an agent sees, by topic")
@@ -286,9 +293,12 @@ def mesh_commands(commands: Any, common: argparse.ArgumentParser) -> None:
                         help="exit 0 if healthy, 1 if not, 2 with no server to check"
                         ).set_defaults(handler=_health)
 
-    serve = commands.add_parser("serve", parents=[mesh], help="HTTP /health, /ready, /metrics")
+    # serve prints one line and serves JSON anyway: no --json; the probes are
+    # the deployment's, not one user's: no --user
+    serve = commands.add_parser("serve", parents=[common],
+                                help="HTTP /health, /ready, /metrics")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--host", default="0.0.0.0", help="default every interface")
+    add_host(serve)
     serve.add_argument("--no-mesh-metrics", action="store_true",
                        help="leave the mesh-wide gauges out of /metrics")
     serve.add_argument("--mesh-metrics-every", type=float, default=5.0, metavar="SECONDS",

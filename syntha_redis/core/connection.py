@@ -290,6 +290,21 @@ def translate_error(error: Exception, settings: Settings, operation: str) -> Syn
 def _timeout(
     error: Exception, said: str, where: str, settings: Settings, operation: str
 ) -> SynthaError:
+    if (settings.redis_url or "").startswith("rediss"):
+        # a plain server reads the TLS hello as a partial command and waits for
+        # the rest: the handshake times out, which says nothing about TLS
+        return SynthaTimeoutError(
+            f"{operation} timed out talking to Redis at {where}: the URL asks for TLS "
+            "(rediss://), and a server that does not speak TLS never answers the handshake",
+            timeout=settings.socket_timeout,
+            operation=operation,
+            cause=error,
+            suggestions=[
+                "Use redis:// if the server does not speak TLS (e.g. no tls-port "
+                "configured), or the server's TLS port",
+                f"Else check that Redis at {where} is up and not overloaded",
+            ],
+        )
     return SynthaTimeoutError(
         f"{operation} timed out talking to Redis at {where}",
         timeout=settings.socket_timeout,

@@ -32,7 +32,13 @@ from syntha_redis.core import keys, limits
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import describe_url
 from syntha_redis.core.scripts import SCRIPTS, LuaScript
-from syntha_redis.core.store import AsyncStore, CommandCall, Operation, Store
+from syntha_redis.core.store import (
+    AsyncStore,
+    CommandCall,
+    Operation,
+    Store,
+    scripts_not_loaded,
+)
 from syntha_redis.exceptions import SynthaError, SynthaPermissionError, SynthaPersistenceError
 
 __all__ = ["HealthReport", "HealthStatus", "check_health", "check_health_async", "probe"]
@@ -115,8 +121,12 @@ def probe(settings: Settings, stream: str | None, load_scripts: bool) -> Operati
     except REFUSED:
         missing = None  # SCRIPT EXISTS refused: unknown
     if load_scripts:
-        for script in scripts if missing is None else missing:
-            yield CommandCall(("SCRIPT", "LOAD", script.source))
+        try:
+            for script in scripts if missing is None else missing:
+                yield CommandCall(("SCRIPT", "LOAD", script.source))
+        except SynthaPermissionError as e:
+            # a tenant may not load them: the fix is an admin's load, not its ACL
+            raise scripts_not_loaded(settings, e) from e
         missing = []
     length = None if stream is None else int((yield CommandCall(("XLEN", stream))))
     try:

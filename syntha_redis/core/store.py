@@ -52,6 +52,7 @@ __all__ = [
     "RestoreNeeded",
     "Store",
     "AsyncStore",
+    "scripts_not_loaded",
 ]
 
 T = TypeVar("T")
@@ -122,7 +123,7 @@ def _is_limits_needed(error: redis.RedisError) -> bool:
     return isinstance(error, redis.ResponseError) and str(error).startswith(LIMITS_NEEDED)
 
 
-def _scripts_not_loaded(settings: Settings, error: Exception) -> SynthaPermissionError:
+def scripts_not_loaded(settings: Settings, error: Exception) -> SynthaPermissionError:
     """Tenant credentials run only scripts an admin or a trusted worker loaded."""
     return SynthaPermissionError(
         f"the mesh's scripts are not loaded on {describe_url(settings.redis_url)}, and "
@@ -264,7 +265,7 @@ class Store:
         try:
             self.client.script_load(source)
         except redis.exceptions.NoPermissionError as e:
-            raise _scripts_not_loaded(self.settings, e) from e
+            raise scripts_not_loaded(self.settings, e) from e
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "SCRIPT LOAD") from e
 
@@ -358,7 +359,7 @@ class AsyncStore:
         try:
             await self.client.script_load(source)
         except redis.exceptions.NoPermissionError as e:
-            raise _scripts_not_loaded(self.settings, e) from e
+            raise scripts_not_loaded(self.settings, e) from e
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "SCRIPT LOAD") from e
 

@@ -34,7 +34,7 @@ from syntha_redis.core import keys, registry
 from syntha_redis.core.config import Settings
 from syntha_redis.core.operations import MeshOperations
 from syntha_redis.core.store import CommandCall, Store
-from syntha_redis.exceptions import SynthaError
+from syntha_redis.exceptions import SynthaError, SynthaPermissionError
 
 __all__ = ["Sweeper", "register", "unregister"]
 
@@ -59,6 +59,7 @@ class Sweeper:
         )
         self._due: dict[UserKey, float] = {}
         self._walk_due: dict[Deployment, float] = {}
+        self._fleet_refused: set[Deployment] = set()  # ACL: this process may not
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,7 +115,8 @@ class Sweeper:
             except SynthaError as e:
                 log.warning("expiry sweep of user %r failed: %s", key[2], e)
         deployments = {(k[0], k[1]): ops.settings for k, ops in users.items()
-                       if ops.settings.sweep_registered_users}
+                       if ops.settings.sweep_registered_users
+                       and (k[0], k[1]) not in self._fleet_refused}
         with self._lock:
             self._walk_due = {k: v for k, v in self._walk_due.items() if k in deployments}
         for deployment, settings in deployments.items():
@@ -123,6 +125,15 @@ class Sweeper:
             self._walk_due[deployment] = now + settings.cleanup_interval
             try:
                 done |= self.sweep_registered(settings)
+            except SynthaPermissionError as e:
+                # tenant credentials: the fleet sweep can never work, so say what
+                # turns it off, once, and stop trying (their own users still sweep)
+                self._fleet_refused.add(deployment)
+                log.error("the fleet expiry sweep of %s stops: this process's Redis user "
+                          "may not sweep every user (%s). Set SYNTHA_SWEEP_REGISTERED_USERS=0 "
+                          "(sweep_registered_users=False) for processes with tenant "
+                          "credentials; a trusted process sweeps the fleet",
+                          deployment[1], e.message)
             except SynthaError as e:
                 log.warning("fleet expiry sweep of %s failed: %s", deployment[1], e)
         return done

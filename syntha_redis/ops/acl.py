@@ -106,13 +106,26 @@ def glob_escape(text: str) -> str:
     return _GLOB.sub(r"\\\1", text)
 
 
-def tenant_username(prefix: str, user_id: str) -> str:
-    """The default Redis user of a tenant: ``<prefix>~<encoded user>``.
+_URL_PLAIN = re.compile(r"[A-Za-z0-9.-]")
 
-    Neither part can hold ``~`` (the encoding escapes it), so two tenants never
-    share a name, and ``~`` needs no escaping in a ``redis://user:pass@`` URL.
+
+def _url_plain(text: str) -> str:
+    """``text`` in letters, digits, ``.``, ``-`` and ``_``: every other UTF-8 byte is
+    written ``_XX`` (``_`` itself too, so no two texts meet)."""
+    return "".join(c if _URL_PLAIN.fullmatch(c) else
+                   "".join(f"_{b:02X}" for b in c.encode("utf-8")) for c in text)
+
+
+def tenant_username(prefix: str, user_id: str) -> str:
+    """The default Redis user of a tenant: ``<prefix>~<user id>``, the user id with
+    every character but letters, digits, ``.`` and ``-`` written ``_XX`` per byte.
+
+    So the name is the same inside a ``redis://name:password@host`` URL as in
+    ``ACL LIST`` (no character of it is percent-decoded or needs escaping, and Redis
+    refuses spaces in user names), and two tenants never share one: the prefix holds
+    no ``~`` and the encoded user id none either.
     """
-    return f"{keys.validate_prefix(prefix)}~{keys.encode(user_id)}"
+    return f"{keys.validate_prefix(prefix)}~{_url_plain(user_id)}"
 
 
 @dataclass(frozen=True)

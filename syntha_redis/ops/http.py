@@ -32,7 +32,7 @@ from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics
 
-__all__ = ["ProbeServer", "start_http_server"]
+__all__ = ["ProbeServer", "describe_listener", "listen_error", "start_http_server"]
 
 log = logging.getLogger("syntha_redis.http")
 
@@ -53,37 +53,50 @@ def _json(status: HTTPStatus, payload: dict[str, Any]) -> tuple[HTTPStatus, str,
     return status, "application/json", json.dumps(payload).encode() + b"\n"
 
 
+def listen_error(error: Exception, host: str, port: int) -> SynthaConfigurationError | None:
+    """Why a listener cannot bind ``host``:``port``, as a SynthaConfigurationError
+    (None: not a bind failure). The probes and the MCP server share it."""
+    if isinstance(error, socket.gaierror):
+        return SynthaConfigurationError(
+            f"cannot serve on host {host!r}: it does not resolve ({error.strerror})",
+            config_key="host",
+            suggestions=["Pass --host 127.0.0.1 (this machine), 0.0.0.0 (every interface), "
+                         "or a name or address of this machine"],
+        )
+    if isinstance(error, OverflowError):
+        return SynthaConfigurationError(
+            f"cannot serve on port {port}: {error}",
+            config_key="port",
+            suggestions=["Pass a --port between 0 and 65535 (0 picks a free one)"],
+        )
+    if not isinstance(error, OSError):
+        return None
+    if error.errno == errno.EADDRINUSE:
+        problem, fix = "is already in use", "Pass another --port, or stop the process using it"
+    elif error.errno == errno.EACCES:
+        problem, fix = "needs privileges", "Pass a --port above 1023"
+    elif error.errno == errno.EADDRNOTAVAIL:
+        problem, fix = "is not an address of this machine", "Pass --host 127.0.0.1 or 0.0.0.0"
+    else:
+        problem, fix = f"cannot be bound ({error.strerror})", "Check --host and --port"
+    return SynthaConfigurationError(
+        f"cannot serve on {host}:{port}: it {problem}", config_key="port", suggestions=[fix])
+
+
+def describe_listener(host: str, port: int, path: str = "") -> str:
+    """Where a listener bound to ``host`` is reached, said as it is: a wildcard
+    address is every interface, not the loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        return f"http://{host or '0.0.0.0'}:{port}{path} on every interface"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+
+
 def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
     """The listening server, or a SynthaConfigurationError saying why it cannot listen."""
     try:
         return ThreadingHTTPServer((host, port), handler)
-    except socket.gaierror as e:
-        raise SynthaConfigurationError(
-            f"cannot serve on host {host!r}: it does not resolve ({e.strerror})",
-            config_key="host",
-            suggestions=["Pass --host 0.0.0.0 (every interface), 127.0.0.1, or a name "
-                         "or address of this machine"],
-        ) from None
-    except OverflowError as e:
-        raise SynthaConfigurationError(
-            f"cannot serve on port {port}: {e}",
-            config_key="port",
-            suggestions=["Pass a --port between 0 and 65535 (0 picks a free one)"],
-        ) from None
-    except OSError as e:
-        if e.errno == errno.EADDRINUSE:
-            problem, fix = "is already in use", "Pass another --port, or stop the process using it"
-        elif e.errno == errno.EACCES:
-            problem, fix = "needs privileges", "Pass a --port above 1023"
-        elif e.errno == errno.EADDRNOTAVAIL:
-            problem, fix = "is not an address of this machine", "Pass --host 0.0.0.0 or 127.0.0.1"
-        else:
-            problem, fix = f"cannot be bound ({e.strerror})", "Check --host and --port"
-        raise SynthaConfigurationError(
-            f"cannot serve on {host}:{port}: it {problem}",
-            config_key="port",
-            suggestions=[fix],
-        ) from None
+    except (OSError, OverflowError) as e:
+        raise (listen_error(e, host, port) or e) from None
 
 
 class ProbeServer:
@@ -126,8 +139,14 @@ class ProbeServer:
 
     @property
     def url(self) -> str:
+        """A URL to reach it from this machine."""
         host = str(self._server.server_address[0])
         return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
+
+    @property
+    def where(self) -> str:
+        """Where it listens, for people: ``describe_listener`` of its address."""
+        return describe_listener(str(self._server.server_address[0]), self.port)
 
     def _built_store(self) -> Store:
         self._store = self._store or Store(self.settings)
@@ -175,13 +194,13 @@ class ProbeServer:
         self.close()
 
 
-def start_http_server(settings: Settings, port: int = 8000, host: str = "0.0.0.0",
+def start_http_server(settings: Settings, port: int = 8000, host: str = "127.0.0.1",
                       mesh_metrics: bool = False,
                       mesh_metrics_max_age: float = 5.0) -> ProbeServer:
     """Serve ``/health``, ``/ready`` and ``/metrics`` for ``settings``'s Redis.
 
-    ``host`` defaults to every interface, as Kubernetes probes and Prometheus
-    reach a pod on its own address; pass ``"127.0.0.1"`` to keep it local.
+    ``host`` defaults to the loopback, this machine only; in a container or a
+    pod, where probes and Prometheus come from outside, pass ``"0.0.0.0"``.
     ``port=0`` picks a free port (see ``ProbeServer.port``). ``mesh_metrics``
     adds the mesh-wide gauges to ``/metrics``: turn it on in one service per
     mesh (``syntha-redis serve`` does), not in every worker. A reading of the

@@ -35,20 +35,25 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from syntha_redis.async_context import AsyncContextMesh
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.core import keys
 from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import describe_url
 from syntha_redis.exceptions import SynthaConfigurationError
+from syntha_redis.ops.http import describe_listener, listen_error
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
 
-__all__ = ["build_handler", "build_server", "run", "serve", "serve_http", "server_version"]
+__all__ = ["build_handler", "build_server", "check_access", "run", "serve", "serve_http",
+           "server_version"]
 
 log = logging.getLogger("syntha_redis.mcp")
 
@@ -86,16 +91,33 @@ def build_handler(
     return handler
 
 
+def _private_terms(settings: Settings) -> list[str]:
+    """What the model must not read in a result: where Redis is and as whom."""
+    url = settings.redis_url or ""
+    terms = [describe_url(url), urlsplit(url).hostname or "", unquote(urlsplit(url).username or "")]
+    return [t for t in terms if t]
+
+
 async def _call(handler: AsyncToolHandler, name: str,
                 arguments: dict[str, Any]) -> dict[str, Any]:
     try:
-        return await handler.handle_tool_call(name, **arguments)
+        result = await handler.handle_tool_call(name, **arguments)
     except Exception as e:
         # The handler turns every expected failure into a result; anything else
         # must still reach the model as a failed call, not end the session.
         log.exception("tool %s failed", name)
-        return {"success": False, "error": f"internal error: {e}",
-                "suggestion": "Retry later; if it persists, report it to the operator"}
+        result = {"success": False, "error": f"internal error: {e}",
+                  "suggestion": "Retry later; if it persists, report it to the operator"}
+    told = f"{result.get('error', '')} {result.get('suggestion', '')}"
+    if result.get("success") is False and any(
+            term in told for term in _private_terms(handler.context_mesh.settings)):
+        # a server-side failure (Redis down, an ACL refusal): the operator's to fix,
+        # and its text names the server and the Redis user; the log keeps it
+        log.warning("tool %s failed: %s", name, told)
+        result = {**result, "error": "the context store refused or could not serve this call",
+                  "suggestion": "Retry later; if it persists, tell the operator (the details "
+                                "are in the MCP server's log)"}
+    return result
 
 
 def build_server(handler: AsyncToolHandler) -> Server[Any]:
@@ -134,14 +156,20 @@ def build_server(handler: AsyncToolHandler) -> Server[Any]:
     )
 
 
+async def check_access(handler: AsyncToolHandler) -> None:
+    """Fail at launch, not at the model's first call: Redis must answer, and these
+    credentials must reach this user's keys (another tenant's ACL user is refused)."""
+    await handler.context_mesh.ping()
+    await handler.context_mesh.get_keys_for_agent(handler.agent_name or "")
+
+
 async def serve(handler: AsyncToolHandler) -> None:
-    """Serve ``handler``'s tools on stdin/stdout until the client hangs up;
-    an unreachable Redis fails here, at launch, not at the model's first call."""
+    """Serve ``handler``'s tools on stdin/stdout until the client hangs up."""
     from mcp.server.stdio import stdio_server
 
     mesh = handler.context_mesh
     try:
-        await mesh.ping()
+        await check_access(handler)
         server = build_server(handler)
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
@@ -162,12 +190,21 @@ async def serve_http(handler: AsyncToolHandler, host: str, port: int) -> None:
 
     mesh = handler.context_mesh
     try:
-        await mesh.ping()
-        app = build_server(handler).streamable_http_app(
-            host=host, custom_starlette_routes=[Route("/health", health)])
-        print(f"serving MCP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-        await uvicorn.Server(config).serve()
+        # bound before anything is announced: a busy port is a clear error, not a
+        # "serving" line followed by uvicorn's exit
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            listener = socket.create_server((host, port), family=family)
+        except (OSError, OverflowError) as e:
+            raise (listen_error(e, host, port) or e) from None
+        with listener:
+            await check_access(handler)
+            app = build_server(handler).streamable_http_app(
+                host=host, custom_starlette_routes=[Route("/health", health)])
+            where = describe_listener(host, listener.getsockname()[1], "/mcp")
+            print(f"serving MCP on {where}", file=sys.stderr, flush=True)
+            config = uvicorn.Config(app, log_level="warning")
+            await uvicorn.Server(config).serve(sockets=[listener])
     finally:
         await mesh.close()
 

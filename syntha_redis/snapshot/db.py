@@ -270,10 +270,31 @@ class PostgresDB(SnapshotDB):
 
         self._errors = (psycopg.Error, _pool_errors())
         sizes = pool or PoolSizes()
-        params = conninfo_to_dict(conninfo)
+        try:
+            params = conninfo_to_dict(conninfo)
+        except psycopg.ProgrammingError as e:
+            raise SynthaConfigurationError(
+                f"cannot read the Postgres connection string: {_first_line(e)}",
+                config_key="connection_string",
+                suggestions=["Write it as postgresql://user:password@host:5432/dbname "
+                             "(or key=value pairs: host=... dbname=...)"],
+            ) from None
         self._where = f"postgresql://{params.get('host', 'localhost')}:" \
             f"{params.get('port', 5432)}/{params.get('dbname', '')}"
         self._scope = str(params.get("options", ""))  # e.g. a search_path
+        # One plain connection first: an unknown host or a refused login fails in
+        # milliseconds with its own reason, not after the pool's whole wait behind
+        # a log line per attempt.
+        try:
+            psycopg.connect(conninfo, connect_timeout=max(1, round(sizes.timeout))).close()
+        except psycopg.Error as e:
+            raise SynthaConnectionError(
+                f"cannot reach Postgres at {self._where}: {_first_line(e)}",
+                service="postgresql",
+                cause=e,
+                suggestions=[f"Check that Postgres at {self._where} is up and accepts this "
+                             "user, and the connection string / SYNTHA_DB_URL"],
+            ) from None
         self.pool = ConnectionPool(
             conninfo,
             min_size=min(sizes.min_size, sizes.max_size),
@@ -337,6 +358,11 @@ class PostgresDB(SnapshotDB):
 
     def describe(self) -> str:
         return self._where
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _pool_errors() -> type[Exception]:

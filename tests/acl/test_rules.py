@@ -83,7 +83,8 @@ def test_the_users_registry_is_write_only_and_xadd_only() -> None:
 
 
 def test_tenant_names_are_distinct_and_url_safe() -> None:
-    assert tenant_username("app", "a~b") == "app~a%7Eb"
+    assert tenant_username("app", "a~b") == "app~a_7Eb"
+    assert tenant_username("app", "eve@acme.com") == "app~eve_40acme.com"
     assert tenant_username("a-b", "c") != tenant_username("a", "b-c")
 
 
@@ -144,13 +145,13 @@ def test_render_prints_one_line_redis_cli_accepts(
     assert main(["acl", "render", "--user", "a b", "--key-prefix", "app",
                  "--password-env", "TENANT_PW"]) == 0
     line = capsys.readouterr().out
-    assert line.count("\n") == 1 and "ACL SETUSER app~a%20b" in line
+    assert line.count("\n") == 1 and "ACL SETUSER app~a_20b" in line
     server = RedisProcess().start()
     try:
         reply = subprocess.run(["redis-cli", "-p", str(server.port)], input=line,
                                capture_output=True, text=True, check=True).stdout
         assert reply.strip() == "OK"
-        out = subprocess.run(["redis-cli", "-p", str(server.port), "ACL", "GETUSER", "app~a%20b"],
+        out = subprocess.run(["redis-cli", "-p", str(server.port), "ACL", "GETUSER", "app~a_20b"],
                              capture_output=True, text=True, check=True).stdout
         assert "~app:{u:a%20b}:item:*" in out and "%W~app:{registry}:joins" in out
     finally:

@@ -1,5 +1,6 @@
-"""The deployment files say what the code understands: every command they run parses,
-every SYNTHA_* variable they set is a setting, every service is health-checked.
+"""The deployment files say what the code understands: one image name and tag,
+every command they run parses, every variable they set is a setting, every scraped
+job exports metrics, every file they name exists, every service is health-checked.
 
 ``make deploy-check`` validates their syntax (hadolint, the compose specification,
 the Kubernetes schemas); these tests check their meaning against the code.
@@ -29,6 +30,11 @@ COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 MANIFESTS = [doc for path in sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
              for doc in yaml.safe_load_all(path.read_text()) if doc]
 OUR_IMAGE = "syntha-redis"
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+IMAGE = f"{OUR_IMAGE}:{VERSION}"  # `make image`
+DEPLOY_FILES = [REPO / "Dockerfile", REPO / "docker-compose.yml", REPO / "Makefile",
+                *sorted(p for p in (REPO / "deploy").rglob("*") if p.is_file())]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SETTINGS = {f"SYNTHA_{name.upper()}" for name in Settings.model_fields}
 SETTINGS |= set(DATABASE_URL_VARIABLES)  # the snapshot database, read as meshes read it
 DEFAULTED = re.compile(r"\$\{\w+:-([^}]*)\}")
@@ -63,10 +69,26 @@ def containers() -> list[dict[str, Any]]:
 
 
 def test_the_image_installs_the_version_in_pyproject() -> None:
-    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     pinned = re.findall(r"^ARG SYNTHA_VERSION=(\S+)$", (REPO / "Dockerfile").read_text(), re.M)
-    assert pinned == [version, version]
+    assert pinned == [VERSION, VERSION]
     assert re.search(r"^USER 10001$", (REPO / "Dockerfile").read_text(), re.M)
+
+
+def test_one_image_name_and_tag_everywhere() -> None:
+    built = subprocess.run(["make", "-n", "image"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout
+    assert built.strip() == f"docker build -t {IMAGE} ."
+    assert {s["image"] for s in our_services().values()} == {IMAGE}
+    assert {c["image"] for c in containers()} == {IMAGE}
+    for path in [*DEPLOY_FILES, *DOCS]:
+        if path.name == "Makefile":  # where it is defined, checked above
+            continue
+        text = path.read_text()
+        # every image reference names the one tag, and nothing builds another
+        for tag in re.findall(rf"\b{OUR_IMAGE}:([\w.${{}}:-]+)", text):
+            assert tag == VERSION, (path.name, tag)
+        for built_tag in re.findall(r"docker build -t (\S+)", text):
+            assert built_tag in (IMAGE, "$(IMAGE)"), (path.name, built_tag)
 
 
 def test_compose_runs_every_service_the_issue_names() -> None:
@@ -101,15 +123,90 @@ def test_compose_redis_never_evicts_items() -> None:
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
 
 
-def test_every_syntha_variable_set_is_a_setting() -> None:
-    named = set(our_services()["worker"]["environment"])
+def test_every_variable_set_for_our_containers_is_a_setting() -> None:
+    named = {name for s in our_services().values() for name in s["environment"]}
     for doc in MANIFESTS:
         if doc["kind"] == "ConfigMap":
             named |= set(doc["data"])
     for container in containers():
         named |= {e["name"] for e in container.get("env", [])}
-    assert {n for n in named if n.startswith("SYNTHA_")} - SETTINGS == set()
+    assert named - SETTINGS == set()
     assert "SYNTHA_REDIS_URL" in named
+
+
+def test_every_listener_in_a_container_listens_on_every_interface() -> None:
+    """Listeners bind 127.0.0.1 unless told; in a container that is unreachable."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    runs = [json.loads(re.search(r"^CMD (.*)$", dockerfile, re.M).group(1))]  # type: ignore[union-attr]
+    runs += [s["command"] for s in our_services().values()]
+    runs += [c["args"] for c in containers()]
+    listeners = [argv for argv in runs if "--port" in argv]
+    assert len(listeners) == 1 + len(our_services()) + len(containers())
+    for argv in listeners:
+        assert argv[argv.index("--host") + 1] == "0.0.0.0", argv
+
+
+def test_the_dockerfile_command_parses() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (.*)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
+    command = json.loads(re.search(r"^CMD (.*)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
+    assert entrypoint == ["syntha-redis"]
+    parses(command)
+
+
+def _metrics_on(environment: dict[str, str]) -> bool:
+    """Whether SYNTHA_METRICS_ENABLED in ``environment`` turns them on, as Settings reads it."""
+    value = environment.get("SYNTHA_METRICS_ENABLED") or False
+    return Settings.model_validate({"metrics_enabled": value}).metrics_enabled
+
+
+def _exports_syntha_series(argv: list[str], environment: dict[str, str]) -> bool:
+    """``serve`` exports the mesh gauges; any other process its counters when on."""
+    return "serve" in argv[:1] or _metrics_on(environment)
+
+
+def test_every_job_compose_scrapes_exports_syntha_series() -> None:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        names = [t.split(":")[0] for c in job.get("static_configs", []) for t in c["targets"]]
+        names += [n for c in job.get("dns_sd_configs", []) for n in c["names"]]
+        assert names, job["job_name"]
+        for name in names:
+            service = our_services()[name]
+            argv = [*service.get("entrypoint", [])[1:], *service["command"]]
+            assert _exports_syntha_series(argv, service["environment"]), (job["job_name"], name)
+
+
+def test_every_job_kubernetes_scrapes_exports_syntha_series() -> None:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "kubernetes.yml").read_text())
+    shared = next(doc["data"] for doc in MANIFESTS if doc["kind"] == "ConfigMap")
+    selectors = {doc["metadata"]["name"]: doc["spec"]["selector"]["app.kubernetes.io/name"]
+                 for doc in MANIFESTS if doc["kind"] == "Service"}
+    deployments = {doc["metadata"]["name"]: doc["spec"]["template"]["spec"]["containers"][0]
+                   for doc in MANIFESTS if doc["kind"] == "Deployment"}
+    for job in config["scrape_configs"]:
+        kept = next(r for r in job["relabel_configs"] if r.get("action") == "keep")
+        name = kept["regex"]
+        if kept["source_labels"] == ["__meta_kubernetes_service_name"]:
+            name = selectors[name]
+        container = deployments[name]
+        environment = {**shared, **{e["name"]: e.get("value", "") for e in container["env"]}}
+        assert _exports_syntha_series(container["args"], environment), job["job_name"]
+
+
+REPO_PATH = re.compile(r"(?<![\w/.])((?:deploy|docs|examples|benchmarks|tests|syntha_redis)"
+                       r"/[\w./-]*\w)")
+
+
+def test_every_file_the_deploy_files_name_exists() -> None:
+    named = {(path.name, ref) for path in DEPLOY_FILES
+             for ref in REPO_PATH.findall(path.read_text())}
+    assert ("probes.yaml", "deploy/prometheus/kubernetes.yml") in named
+    for where, ref in named:
+        assert (REPO / ref).exists(), (where, ref)
+    # the image's copy of the example worker, which compose and the manifests run
+    assert "COPY --chown=root:root examples/worker.py ./examples/worker.py" in \
+        (REPO / "Dockerfile").read_text()
 
 
 def test_manifest_commands_parse_and_probes_use_health_and_ready() -> None:
