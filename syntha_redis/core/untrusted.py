@@ -17,6 +17,7 @@ never stops another user. ``summary()`` is what ``/ready`` shows of it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -54,6 +55,8 @@ BIGINT_MAX = 2**63 - 1
 # Longest identifier (item key, topic, agent, user) a trusted reader accepts.
 # Above every library default (keys 1,024 characters, names 256).
 MAX_IDENTIFIER = 4096
+# A token of safe characters only is its own name, and a valid one (keys.encode)
+_PLAIN = re.compile(rb"[A-Za-z0-9._-]{1,%d}" % MAX_IDENTIFIER)
 EVENT_TYPES = frozenset({"pushed", "updated", "deleted", "expired", "cleared", "subscribed",
                          "permissions", "topic_deleted"})
 
@@ -152,6 +155,9 @@ def identifier(raw: Any, what: str) -> tuple[str, str] | Malformed:
     ``A``, which would name another hash than the one it came from), and
     names the library refuses (control characters, too long, empty).
     """
+    if isinstance(raw, bytes) and _PLAIN.fullmatch(raw):
+        name = raw.decode("ascii")  # the common case: a token of safe characters only
+        return name, name
     token = _text(raw, what)
     if isinstance(token, Malformed):
         return token
