@@ -214,8 +214,9 @@ class Snapshotter:
         for start in range(0, len(users), CHUNK):
             chunk = users[start : start + CHUNK]
             self._backlog = self._read_new(chunk)
-            if claim:
-                self._backlog += self._claim(chunk)
+            if claim:  # without what this pass read already (a claim may take it too)
+                read = {(e.stream, e.id) for e in self._backlog}
+                self._backlog += [e for e in self._claim(chunk) if (e.stream, e.id) not in read]
             if self._backlog:
                 done += self.write(self._backlog)
             if forget:
