@@ -65,7 +65,7 @@ def delete_user(settings: Settings, user_id: str) -> int:
     for name in names:
         client.delete(name)  # one by one: on a Cluster they may sit in other slots
     store = Store(settings)
-    store.run(registry.fold(settings.key_prefix))  # an unfolded join would add it back
+    registry.fold(store)  # an unfolded join would add it back
     store.execute(registry.forget(settings.key_prefix, user_id))
     return len(names)
 

@@ -79,8 +79,8 @@ def _snapshot_run(args: argparse.Namespace) -> int:
                 if args.port is not None:
                     from syntha_redis.ops.http import start_http_server
 
-                    server = probes.enter_context(start_http_server(settings, args.port,
-                                                                    args.host))
+                    server = probes.enter_context(start_http_server(
+                        settings, args.port, args.host, worker=snap.status))
                     print(f"probes: {server.where} (/health, /ready, /metrics)", flush=True)
                 print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
                 snap.run(stop=lambda: bool(stopping))
@@ -114,7 +114,10 @@ def _snapshot_restore(args: argparse.Namespace) -> int:
         db.close()
     print(f"users: {report.users}, items restored: {report.applied}, already newer in Redis: "
           f"{report.not_newer}, expired (skipped): {report.expired}, agent rows: {report.agents}")
-    return 0
+    if report.refused:
+        print(f"not restored (Redis refused their keys): {', '.join(report.refused)}",
+              file=sys.stderr)
+    return 1 if report.refused else 0
 
 
 def _snapshot_verify(args: argparse.Namespace) -> int:
@@ -199,7 +202,7 @@ def _limits_set(args: argparse.Namespace) -> int:
                 suggestions=[f"Write NAME=NUMBER, NAME one of {', '.join(limits.FIELDS)}"])
         changes[name] = int(value)
     store = Store(settings)
-    users = store.run(registry.users(settings.key_prefix))
+    users = registry.users(store)
     found = store.run(limits.set_limits(settings, changes, users))
     print(json.dumps(found, indent=2))
     print(f"copied to {len(users)} registered users", file=sys.stderr)

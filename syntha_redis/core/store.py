@@ -233,13 +233,15 @@ class Store:
         except redis.RedisError as e:
             raise translate_error(e, self.settings, calls[0].name) from e
 
-    def execute_scripts(self, calls: list[ScriptCall]) -> list[Any]:
+    def execute_scripts(self, calls: list[ScriptCall], raise_on_error: bool = True) -> list[Any]:
         """EVALSHA of every call in one round trip (a pipeline; one call at a time
         on a Cluster, where redis-py refuses scripts in pipelines); the scripts
         the server lost are loaded once and the calls sent again. A failed call
-        raises its SynthaError. For bulk readers (the snapshotter); not guarded."""
+        raises its SynthaError, or with ``raise_on_error=False`` takes its reply's
+        place (one user's bad key must not fail the others' calls). For bulk
+        readers (the snapshotter); not guarded."""
         if isinstance(self.client, redis.RedisCluster):
-            return [self._send(call) for call in calls]
+            return [self._send_or_error(call, raise_on_error) for call in calls]
         replies: list[Any] = []
         for _ in range(2):
             pipe = self.client.pipeline(transaction=False)
@@ -256,10 +258,20 @@ class Store:
                 break
             for name in sorted(lost):
                 self._load(SCRIPTS[name].source)
-        for call, reply in zip(calls, replies, strict=True):
-            if isinstance(reply, Exception):
-                raise translate_error(reply, self.settings, call.name)
-        return replies
+        answered = [translate_error(reply, self.settings, call.name) if isinstance(
+            reply, Exception) else reply for call, reply in zip(calls, replies, strict=True)]
+        errors = [e for e in answered if isinstance(e, SynthaError)]
+        if errors and raise_on_error:
+            raise errors[0]
+        return answered
+
+    def _send_or_error(self, call: ScriptCall, raise_on_error: bool) -> Any:
+        try:
+            return self._send(call)
+        except SynthaError as e:
+            if raise_on_error:
+                raise
+            return e
 
     def _load(self, source: str) -> None:
         try:

@@ -18,6 +18,10 @@ sweep lease and sweeps every user of the registry (unless
 ``sweep_registered_users`` is off, as it must be for tenant credentials). So while any worker runs,
 an expired item leaves the indexes (and becomes an event) within two
 intervals, whoever pushed it.
+
+The thread outlives anything a pass meets: a user whose keys Redis refuses
+(a tenant can replace its own keys with other types) is counted and skipped,
+and an unexpected error ends the pass, never the thread.
 """
 
 from __future__ import annotations
@@ -30,11 +34,16 @@ import time
 import uuid
 import weakref
 
-from syntha_redis.core import keys, registry
+from syntha_redis.core import keys, registry, untrusted
 from syntha_redis.core.config import Settings
 from syntha_redis.core.operations import MeshOperations
 from syntha_redis.core.store import CommandCall, Store
-from syntha_redis.exceptions import SynthaError, SynthaPermissionError
+from syntha_redis.exceptions import (
+    SynthaConnectionError,
+    SynthaError,
+    SynthaPermissionError,
+    SynthaTimeoutError,
+)
 
 __all__ = ["Sweeper", "register", "unregister"]
 
@@ -147,12 +156,16 @@ class Sweeper:
         if not store.execute(CommandCall(lease)):
             return {}
         done: dict[UserKey, int | None] = {}
-        for user in store.run(registry.users(settings.key_prefix)):
+        for user in registry.users(store):
             try:
                 ops = MeshOperations(settings, user)
                 done[(settings.redis_url, settings.key_prefix, user)] = self.sweep(ops)
             except SynthaError as e:
-                log.warning("expiry sweep of user %r failed: %s", user, e)
+                if isinstance(e, SynthaConnectionError | SynthaTimeoutError):
+                    raise  # Redis is away: the next pass tries every user again
+                untrusted.set_aside("sweeper", user,
+                                    keys.UserKeys(settings.key_prefix, user).root,
+                                    untrusted.Malformed("refused_by_redis", e.message))
         return done
 
     def sweep(self, ops: MeshOperations) -> int | None:
@@ -171,7 +184,10 @@ class Sweeper:
         while True:
             self._changed.wait(self.next_due())
             self._changed.clear()
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception:  # a bug met by some data must not stop every sweep
+                log.exception("expiry sweep pass failed; the next one runs as due")
 
 
 _sweeper: Sweeper | None = None

@@ -22,10 +22,16 @@ per-user reads go out in pipelines of ``CHUNK`` users (``Store`` runs one call
 at a time, and a scrape of many users needs few round trips, as the
 snapshotter's capture does). A reading is cached for ``max_age`` seconds, so
 several Prometheus replicas scraping the same service cost Redis one reading.
+
+Every counter is read as untrusted input (``syntha_redis.core.untrusted``): a
+tenant may write ``abc`` into its byte counter or replace its stream with a
+string. Such a user's unusable figures are left out and counted in
+``syntha_redis_malformed_data_total``; the reading of everyone else stands.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,13 +39,15 @@ from typing import Any
 
 import redis
 
-from syntha_redis.core import keys, registry
+from syntha_redis.core import keys, registry, untrusted
 from syntha_redis.core.codec import text
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaError
 
 __all__ = ["FleetMetrics", "FleetReading", "read_fleet", "users", "CONTENT_TYPE"]
+
+log = logging.getLogger("syntha_redis.fleet_metrics")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CHUNK = 500  # users per pipeline
@@ -61,7 +69,7 @@ SERIES: dict[str, tuple[str, str]] = {
 def users(store: Store) -> list[str]:
     """Every user id of ``store``'s mesh, from the users registry (never a keyspace
     SCAN). The only place this module learns who exists."""
-    return store.run(registry.users(store.settings.key_prefix))
+    return registry.users(store)
 
 
 @dataclass
@@ -139,17 +147,18 @@ def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReadi
         pipe.xinfo_groups(root + keys.STREAM)
     replies = pipe.execute(raise_on_error=False)
     streams: list[tuple[str, dict[str, Any] | None]] = []
-    for i, root in enumerate(roots):
-        stored, size, events, expired, groups = replies[5 * i: 5 * i + 5]
-        for reply in (stored, size, events, expired):
-            if isinstance(reply, Exception):
-                raise translate_error(reply, store.settings, "fleet metrics")
-        reading.items += max(0, int(stored) - int(expired))
-        reading.bytes += int(size or 0)
-        reading.stream_events += int(events)
-        reading.sweeper_backlog += int(expired)
+    for i, (user, root) in enumerate(zip(chunk, roots, strict=True)):
+        stored, size, events, expired = (
+            _figure(user, root + suffix, reply) for suffix, reply in
+            zip((keys.ITEMS, keys.BYTES, keys.STREAM, keys.EXPIRY), replies[5 * i: 5 * i + 4],
+                strict=True))
+        groups = replies[5 * i + 4]
+        reading.items += max(0, stored - expired)
+        reading.bytes += size
+        reading.stream_events += events
+        reading.sweeper_backlog += expired
         if isinstance(groups, Exception):
-            continue  # no stream: nothing of this user waits
+            continue  # no stream (or not a stream): nothing of this user waits
         # one capture group per snapshot database: the one furthest behind counts
         ours = [g for g in groups if keys.is_snapshot_group(text(g["name"]))]
         behind = min(ours, key=lambda g: _id(g["last-delivered-id"]), default=None)
@@ -187,6 +196,19 @@ def _oldest_waiting(store: Store, streams: list[tuple[str, dict[str, Any] | None
     waiting.grouped |= any(group is not None for _, group in streams)
 
 
+def _figure(user: str, key: str, reply: Any) -> int:
+    """One user's count, or 0 with the reason set aside (a wrong key type, a byte
+    counter that is not a number)."""
+    if isinstance(reply, redis.ConnectionError | redis.TimeoutError):
+        raise reply
+    found = untrusted.Malformed("refused_by_redis", str(reply)) if isinstance(
+        reply, Exception) else untrusted.counter(reply, "count")
+    if isinstance(found, untrusted.Malformed):
+        untrusted.set_aside("fleet metrics", user, key, found)
+        return 0
+    return found
+
+
 def _ms(entry_id: str | bytes) -> int:
     return int(text(entry_id).split("-")[0])
 
@@ -215,6 +237,9 @@ class FleetMetrics:
                     self._reading = read_fleet(self.store)
                 except SynthaError as e:
                     self._reading = FleetReading(up=False, error=e.message)
+                except Exception as e:  # a bug met by some data: a scrape still answers
+                    log.exception("reading the mesh's metrics failed")
+                    self._reading = FleetReading(up=False, error=f"{type(e).__name__}: {e}")
                 self._read_at = now
             return self._reading
 

@@ -2,7 +2,10 @@
 
     GET /health   200 while the process can answer (liveness; Redis not asked)
     GET /ready    200 if Redis answers and the scripts are loaded (loading the
-                  missing ones), else 503; the body is the HealthReport as JSON
+                  missing ones), and the process's worker (``worker``: the
+                  snapshotter of ``snapshot run``) says it works, else 503; the
+                  body is the HealthReport as JSON, with the worker's status and
+                  what the process set aside of tenants' data (``set_aside``)
     GET /metrics  Prometheus text: this process's counters (the default registry,
                   ``metrics`` extra), and with ``mesh_metrics`` the mesh-wide
                   gauges read from Redis (``syntha_redis.ops.fleet_metrics``)
@@ -22,10 +25,12 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from syntha_redis.core import untrusted
 from syntha_redis.core.config import Settings
 from syntha_redis.core.health import check_health, unreachable
 from syntha_redis.core.store import Store
@@ -35,6 +40,9 @@ from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics
 __all__ = ["ProbeServer", "describe_listener", "listen_error", "start_http_server"]
 
 log = logging.getLogger("syntha_redis.http")
+
+
+WorkerStatus = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 def _metrics_page(fleet: FleetMetrics | None) -> tuple[HTTPStatus, str, bytes]:
@@ -103,8 +111,10 @@ class ProbeServer:
     """A running probe server; ``close()`` stops it."""
 
     def __init__(self, settings: Settings, port: int, host: str,
-                 mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0) -> None:
+                 mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0,
+                 worker: WorkerStatus | None = None) -> None:
         self.settings = settings
+        self._worker = worker
         # built at first use: a cluster client connects when it is built, and the
         # probes must serve (liveness, a 503 /ready) while Redis is down
         self._store: Store | None = None
@@ -175,8 +185,12 @@ class ProbeServer:
             else:
                 report = check_health(store, load_scripts=True)
             ready = report.status != "unhealthy"
+            extra: dict[str, Any] = {"set_aside": untrusted.summary()}
+            if self._worker is not None:
+                working, found = self._worker()
+                ready, extra = ready and working, extra | found
             status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
-            return _json(status, {"ready": ready, **report.model_dump(mode="json")})
+            return _json(status, {"ready": ready, **report.model_dump(mode="json"), **extra})
         if path == "/metrics":
             return _metrics_page(self._fleet_metrics())
         return _json(HTTPStatus.NOT_FOUND, {"error": f"no such path {path!r}",
@@ -195,8 +209,8 @@ class ProbeServer:
 
 
 def start_http_server(settings: Settings, port: int = 8000, host: str = "127.0.0.1",
-                      mesh_metrics: bool = False,
-                      mesh_metrics_max_age: float = 5.0) -> ProbeServer:
+                      mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0,
+                      worker: WorkerStatus | None = None) -> ProbeServer:
     """Serve ``/health``, ``/ready`` and ``/metrics`` for ``settings``'s Redis.
 
     ``host`` defaults to the loopback, this machine only; in a container or a
@@ -205,6 +219,6 @@ def start_http_server(settings: Settings, port: int = 8000, host: str = "127.0.0
     adds the mesh-wide gauges to ``/metrics``: turn it on in one service per
     mesh (``syntha-redis serve`` does), not in every worker. A reading of the
     mesh costs ~35 ms per 1,000 users and is reused for ``mesh_metrics_max_age``
-    seconds.
+    seconds. ``worker`` (a long-running worker's ``status``) takes part in ``/ready``.
     """
-    return ProbeServer(settings, port, host, mesh_metrics, mesh_metrics_max_age)
+    return ProbeServer(settings, port, host, mesh_metrics, mesh_metrics_max_age, worker)

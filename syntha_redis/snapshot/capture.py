@@ -12,6 +12,12 @@ Events carry no values: a pushed/updated event makes the snapshotter read the
 item hash, and it stores whatever version it finds there (a newer version is
 as true as the event's; a missing hash means a deletion or expiry event
 follows). Users are found through the registry set the mesh maintains.
+
+Tenants can write anything into their own streams and item hashes, so every
+entry and hash is parsed as untrusted input (``syntha_redis.core.untrusted``):
+a malformed one is set aside (logged, counted) and acknowledged with its
+batch, and a user whose keys Redis refuses to read (a stream replaced by a
+string: WRONGTYPE) is skipped, so one user's data never stops the others.
 """
 
 from __future__ import annotations
@@ -27,13 +33,13 @@ from typing import Any
 
 import redis
 
-from syntha_redis.core import keys, limits, registry
+from syntha_redis.core import keys, limits, registry, untrusted
 from syntha_redis.core.codec import text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.scripts import load_missing
 from syntha_redis.core.store import ScriptCall, Store
-from syntha_redis.exceptions import SynthaConnectionError, SynthaError
+from syntha_redis.exceptions import SynthaConnectionError, SynthaError, SynthaTimeoutError
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
@@ -53,8 +59,6 @@ class Entry:
     id: bytes
     fields: dict[bytes, bytes]
 
-    def get(self, name: str) -> str:
-        return self.fields.get(name.encode(), b"").decode()
 
 
 def tokens(csv: str | bytes | None) -> list[str]:
@@ -62,15 +66,19 @@ def tokens(csv: str | bytes | None) -> list[str]:
     return list(keys.decode_csv(csv or ""))
 
 
-def item_row(user_id: str, key: str, h: list[Any]) -> ItemRow | None:
+def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
     """The row for an item hash read with HMGET ITEM_FIELDS (None if it is gone)."""
-    if h[0] is None or h[1] is None:
-        return None
-    author = h[2].decode() if h[2] else ""
-    expires = int(h[4] or 0)
-    return ItemRow(user_id, key, bytes(h[0]), tokens(h[5]), tokens(h[6]),
-                   keys.decode(author) if author else None, int(h[1]), int(h[3] or 0),
-                   expires or None)
+    found = untrusted.item(h)
+    if not isinstance(found, untrusted.Item):
+        return found
+    return ItemRow(user_id, key, found.value, list(found.topics), list(found.subscribers),
+                   found.author, found.version, found.created_ms, found.expires_ms)
+
+
+def user_fault(error: SynthaError) -> bool:
+    """Whether Redis or the database refused one user's data (a wrong key type, a
+    row out of range) rather than failed as a whole (unreachable, timed out)."""
+    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
 
 
 class Snapshotter:
@@ -111,12 +119,17 @@ class Snapshotter:
         self._next_forget = 0.0
         self._backlog: list[Entry] = []
         self._keys: dict[str, keys.UserKeys] = {}
+        # users whose keys Redis refused to read on the last pass, and why: set
+        # aside (counted) once when they start failing, skipped while they do
+        self.refused: dict[str, untrusted.Malformed] = {}
+        self.last_pass_at: float | None = None  # time.time() of the last whole pass
+        self.last_error: str | None = None  # of the last failed pass, until one succeeds
 
     # -- users -----------------------------------------------------------------------
 
     def registered_users(self) -> list[str]:
         """Every user that ever wrote, from the registry (SSCAN, never a keyspace SCAN)."""
-        return self._store.run(registry.users(self.settings.key_prefix))
+        return registry.users(self._store)
 
     def user_keys(self, user_id: str) -> keys.UserKeys:
         found = self._keys.get(user_id)
@@ -145,11 +158,25 @@ class Snapshotter:
                 backoff = self.poll_interval
             except SynthaError as e:
                 log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
+                self.last_error = e.message
                 busy, backoff = False, min(backoff * 2, 5.0)
                 if on_redis_failure is not None and isinstance(e, SynthaConnectionError):
                     on_redis_failure()
+            except Exception as e:  # a bug met by some data: never the end of capture
+                log.exception("snapshot capture failed unexpectedly, retrying in %.1fs",
+                              backoff)
+                self.last_error = f"{type(e).__name__}: {e}"
+                busy, backoff = False, min(backoff * 2, 5.0)
             if not busy:
                 sleep(backoff)
+
+    def status(self) -> tuple[bool, dict[str, Any]]:
+        """For ``/ready``: whether a whole pass succeeded lately, and what was set aside."""
+        age = None if self.last_pass_at is None else time.time() - self.last_pass_at
+        ok = age is not None and age < max(30.0, 10 * self.poll_interval)
+        return ok, {"capture": {"ok": ok, "last_pass_seconds_ago": age,
+                                "last_error": self.last_error,
+                                "users_refused": len(self.refused)}}
 
     def maintain(self) -> tuple[int, int]:
         """Load the scripts the server lacks (after a restart, a failover or SCRIPT
@@ -157,11 +184,17 @@ class Snapshotter:
         with admin credentials, when tenants may do neither. Returns (scripts
         loaded, users provisioned)."""
         loaded = self._store.run(load_missing())
-        prefix = self.settings.key_prefix
-        asked = self._store.run(registry.take_limit_asks(prefix))
-        for user in asked:
-            self._store.run(limits.provision(self.settings, self.user_keys(user).root))
-        return loaded, len(asked)
+        provisioned = 0
+        for user in registry.take_limit_asks(self._store):
+            try:
+                self._store.run(limits.provision(self.settings, self.user_keys(user).root))
+                provisioned += 1
+            except SynthaError as e:
+                if not user_fault(e):
+                    raise
+                untrusted.set_aside("limit asks", user, self.user_keys(user).root + keys.LIMITS,
+                                    untrusted.Malformed("refused", e.message))
+        return loaded, provisioned
 
     def run_once(self) -> int:
         """One pass over every user: new entries, plus idle ones of dead consumers.
@@ -181,12 +214,14 @@ class Snapshotter:
         for start in range(0, len(users), CHUNK):
             chunk = users[start : start + CHUNK]
             self._backlog = self._read_new(chunk)
-            if claim:
-                self._backlog += self._claim(chunk)
+            if claim:  # without what this pass read already (a claim may take it too)
+                read = {(e.stream, e.id) for e in self._backlog}
+                self._backlog += [e for e in self._claim(chunk) if (e.stream, e.id) not in read]
             if self._backlog:
                 done += self.write(self._backlog)
             if forget:
                 self._forget_dead_consumers(chunk)
+        self.last_pass_at, self.last_error = time.time(), None
         return done
 
     def drain(self, timeout: float = 30.0) -> int:
@@ -208,11 +243,46 @@ class Snapshotter:
         """
         self._backlog = entries
         batch = self.rows(entries)
-        self.db.write(batch)
+        try:
+            self.db.write(batch)
+        except SynthaError as e:
+            if not user_fault(e):
+                raise
+            batch = self._write_per_user(batch, e)
         self.rows_written += len(batch)
         self._ack(entries)
         self._backlog = []
         return len(entries)
+
+    def _write_per_user(self, batch: Batch, error: SynthaError) -> Batch:
+        """The database refused ``batch``: write it user by user, and set aside the
+        rows of a user it still refuses while it takes an empty transaction (the
+        database works; that user's rows do not). Returns what was written."""
+        by_user: dict[str, Batch] = {}
+        for row in batch.items:
+            by_user.setdefault(row.user_id, Batch()).items.append(row)
+        for agent in batch.agents:
+            by_user.setdefault(agent.user_id, Batch()).agents.append(agent)
+        for user, version in batch.clears:
+            by_user.setdefault(user, Batch()).clears.append((user, version))
+        written = Batch()
+        for user, rows in by_user.items():
+            try:
+                self.db.write(rows)
+            except SynthaError as e:
+                if not user_fault(e):
+                    raise
+                self.db.write(Batch())  # raises, and keeps the backlog, if the database is down
+                untrusted.set_aside("snapshot capture", user, self.user_keys(user).stream,
+                                    untrusted.Malformed("refused_by_database", e.message),
+                                    count=len(rows))
+                continue
+            written.items += rows.items
+            written.agents += rows.agents
+            written.clears += rows.clears
+        if not len(written) and len(by_user) > 1:
+            raise error  # no user's rows went in: the database, not the data
+        return written
 
     # -- reading the streams -------------------------------------------------------------
 
@@ -229,10 +299,12 @@ class Snapshotter:
             if isinstance(reply, redis.ResponseError):
                 # no group, or (fakeredis) no stream: create the group if there is one
                 if "NOGROUP" not in str(reply) and "requires the key" not in str(reply):
-                    raise translate_error(reply, self.settings, "XREADGROUP")
-                if self._create_group(user, stream):
+                    self._refuse(user, stream, translate_error(reply, self.settings,
+                                                               "XREADGROUP"))
+                elif self._create_group(user, stream):
                     grouped.append(user)
                 continue
+            self.refused.pop(user, None)
             for _, messages in reply or []:
                 entries += [Entry(user, stream, mid, f) for mid, f in messages]
         if grouped and retry:
@@ -254,11 +326,28 @@ class Snapshotter:
                 return True
             if "requires the key to exist" in str(e):
                 return False
-            raise translate_error(e, self.settings, "XGROUP CREATE") from e
+            self._refuse(user_id, stream, translate_error(e, self.settings, "XGROUP CREATE"))
+            return False
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
-        capture_user(self, user_id)
+        try:
+            capture_user(self, user_id)
+        except SynthaError as e:
+            if not user_fault(e):
+                raise
+            # the stream is read from now on; the state Redis refused stays out
+            self._refuse(user_id, self.user_keys(user_id).root, e)
         return True
+
+    def _refuse(self, user_id: str, key: str, error: SynthaError) -> None:
+        """Skip a user whose key Redis refused this pass (counted when it starts);
+        raise what is not about the user's data (Redis away)."""
+        if not user_fault(error):
+            raise error
+        if user_id not in self.refused:
+            problem = untrusted.Malformed("refused_by_redis", error.message)
+            untrusted.set_aside("snapshot capture", user_id, key, problem)
+            self.refused[user_id] = problem
 
     def _claim(self, users: list[str]) -> list[Entry]:
         """Entries other (presumably dead) consumers left pending for claim_idle_ms."""
@@ -272,9 +361,10 @@ class Snapshotter:
                                                    self.claim_idle_ms, start,
                                                    count=self.batch_size)
                 except redis.ResponseError as e:
-                    if "NOGROUP" in str(e):
-                        break
-                    raise translate_error(e, self.settings, "XAUTOCLAIM") from e
+                    if "NOGROUP" not in str(e):
+                        self._refuse(user, stream, translate_error(e, self.settings,
+                                                                   "XAUTOCLAIM"))
+                    break
                 except redis.RedisError as e:
                     raise translate_error(e, self.settings, "XAUTOCLAIM") from e
                 start = reply[0]
@@ -322,20 +412,27 @@ class Snapshotter:
         wanted: dict[tuple[str, str], None] = {}
         topic_deletions: list[tuple[str, str, int]] = []
         for e in entries:
-            kind, ver = e.get("type"), int(e.get("ver") or 0)
+            event = untrusted.event(e.fields)
+            if isinstance(event, untrusted.Malformed):
+                # acknowledged with the batch: set aside, never retried
+                untrusted.set_aside("snapshot capture", e.user_id, e.stream,
+                                    untrusted.Malformed(event.kind, f"entry {text(e.id)}: "
+                                                        f"{event.detail}"))
+                continue
+            kind, ver = event.type, event.version
             if kind in ("pushed", "updated"):
-                wanted[(e.user_id, e.get("key"))] = None
+                wanted[(e.user_id, event.token)] = None
             elif kind in ("deleted", "expired"):
-                batch.items.append(ItemRow(e.user_id, keys.decode(e.get("key")), None,
-                                           tokens(e.get("topics")), tokens(e.get("subs")),
-                                           None, ver, 0, None, deleted=True))
+                batch.items.append(ItemRow(e.user_id, event.key, None, list(event.topics),
+                                           list(event.subscribers), None, ver, 0, None,
+                                           deleted=True))
             elif kind == "cleared":
                 batch.clears.append((e.user_id, ver))
             elif kind in (SUBSCRIBED, PERMISSIONS):
-                batch.agents.append(AgentRow(e.user_id, keys.decode(e.get("agent")), kind,
-                                             tokens(e.get("topics")), ver))
+                batch.agents.append(AgentRow(e.user_id, event.agent, kind, list(event.topics),
+                                             ver))
             elif kind == "topic_deleted":
-                topic_deletions.append((e.user_id, keys.decode(e.get("topic")), ver))
+                topic_deletions.append((e.user_id, event.topic, ver))
         batch.items += self.read_items(list(wanted))
         for user, topic, ver in sorted(topic_deletions, key=lambda d: d[2]):
             batch.agents += self.unfollowed(user, topic, ver, batch.agents)
@@ -371,17 +468,35 @@ class Snapshotter:
         by_user: dict[str, list[str]] = {}
         for user, tok in wanted:
             by_user.setdefault(user, []).append(tok)
-        replies = self._store.execute_scripts(
-            [ScriptCall("snapshot_read", self.user_keys(user).root, tuple(toks))
-             for user, toks in by_user.items()]
-        )
+        replies = self._read_hashes([(user, tuple(toks)) for user, toks in by_user.items()])
         found = []
         for (user, toks), reply in zip(by_user.items(), replies, strict=True):
+            if isinstance(reply, SynthaError):
+                if not user_fault(reply):
+                    raise reply
+                # one of the user's keys is not a hash: read its items one by one
+                reply = [r[0] if isinstance(r, list) and r else r
+                         for r in self._read_hashes([(user, (tok,)) for tok in toks])]
             for tok, h in zip(toks, reply, strict=True):
-                row = item_row(user, keys.decode(tok), h) if h else None
-                if row is not None:
+                if isinstance(h, SynthaError):
+                    if not user_fault(h):
+                        raise h
+                    row: ItemRow | untrusted.Malformed | None = untrusted.Malformed(
+                        "refused_by_redis", h.message)
+                else:
+                    row = item_row(user, keys.decode(tok), h) if h else None
+                if isinstance(row, ItemRow):
                     found.append(row)
+                elif row is not None:
+                    untrusted.set_aside("snapshot capture", user,
+                                        self.user_keys(user).item_by_token(tok), row)
         return found
+
+    def _read_hashes(self, wanted: list[tuple[str, tuple[str, ...]]]) -> list[Any]:
+        """``lua/snapshot_read.lua`` per (user, tokens): its reply, or its SynthaError."""
+        return self._store.execute_scripts(
+            [ScriptCall("snapshot_read", self.user_keys(user).root, toks)
+             for user, toks in wanted], raise_on_error=False)
 
     # -- lag ---------------------------------------------------------------------------
 

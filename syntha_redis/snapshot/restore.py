@@ -6,6 +6,11 @@ idempotent and safe over a partly filled Redis. It also lifts the user's
 version counter above every captured version, so writes made after the
 restore are never older than what the snapshot holds, and last sets the
 user's epoch marker, which lets guarded meshes act on the keyspace again.
+
+Both read keys a tenant can write. A user whose keys Redis refuses (a wrong
+type) is reported and skipped, never the end of a restore or a verify of
+every user; an item hash that does not parse (``syntha_redis.core.untrusted``)
+is a difference that ``verify`` shows.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syntha_redis.core import keys, registry
+import redis
+
+from syntha_redis.core import keys, registry, untrusted
 from syntha_redis.core.config import Settings
+from syntha_redis.core.connection import translate_error
 from syntha_redis.core.store import CommandCall, ScriptCall, Store
-from syntha_redis.exceptions import SynthaPersistenceError
-from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
+from syntha_redis.exceptions import SynthaError, SynthaPersistenceError
+from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row, user_fault
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import AgentRow, ItemRow
 
@@ -37,9 +45,10 @@ class RestoreReport:
     not_newer: int = 0
     expired: int = 0
     agents: int = 0
+    refused: list[str] = field(default_factory=list)  # users Redis refused to restore
 
     def add(self, other: RestoreReport) -> None:
-        for name in ("users", "applied", "not_newer", "expired", "agents"):
+        for name in ("users", "applied", "not_newer", "expired", "agents", "refused"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -80,7 +89,8 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
                 operation="restore",
                 suggestions=["Run `syntha-redis snapshot verify` and report the rows it shows"],
             )
-        report.add(RestoreReport(0, *(int(x) for x in reply)))
+        applied, not_newer, expired, restored_agents = (int(x) for x in reply)
+        report.add(RestoreReport(0, applied, not_newer, expired, restored_agents))
     if items or agents:
         # the user has a mesh again: let snapshotters find it (the registry
         # may have been lost with the rest of Redis)
@@ -99,11 +109,20 @@ def _worker_id() -> str:
 def restore_all(
     settings: Settings, db: SnapshotDB, progress: Callable[[int, int], None] | None = None
 ) -> RestoreReport:
-    """Restore every user of the snapshot; ``progress(done, total)`` after each one."""
+    """Restore every user of the snapshot; ``progress(done, total)`` after each one.
+    A user whose keys Redis refuses is set aside in ``refused``; the others go on."""
     total = RestoreReport()
     users = db.users()
     for done, user in enumerate(users, 1):
-        total.add(restore_user(settings, db, user))
+        try:
+            total.add(restore_user(settings, db, user))
+        except SynthaError as e:
+            if not user_fault(e):
+                raise
+            untrusted.set_aside("snapshot restore", user,
+                                keys.UserKeys(settings.key_prefix, user).root,
+                                untrusted.Malformed("refused_by_redis", e.message))
+            total.refused.append(user)
         if progress is not None:
             progress(done, len(users))
     return total
@@ -128,21 +147,36 @@ def verify_user(settings: Settings, db: SnapshotDB, user_id: str) -> Verificatio
     store = Store(settings)
     uk = keys.UserKeys(settings.key_prefix, user_id)
     now_ms = int(time.time() * 1000)
-    members: Any = store.client.smembers(uk.items)
-    toks = sorted(m.decode() for m in members)
-    pipe = store.client.pipeline(transaction=False)
-    for tok in toks:
-        pipe.hmget(uk.item_by_token(tok), ITEM_FIELDS)
-    in_redis = {}
-    for tok, h in zip(toks, pipe.execute(), strict=True):
-        row = item_row(user_id, keys.decode(tok), h)
-        if row is not None and not _expired(row, now_ms):
+    try:
+        members: Any = store.client.smembers(uk.items)
+        parsed = [untrusted.identifier(m, "item token") for m in members]
+        toks = sorted(p[1] for p in parsed if not isinstance(p, untrusted.Malformed))
+        pipe = store.client.pipeline(transaction=False)
+        for tok in toks:
+            pipe.hmget(uk.item_by_token(tok), ITEM_FIELDS)
+        replies = pipe.execute(raise_on_error=False)
+    except redis.ResponseError as e:  # the index itself is not a set
+        replies, toks = [], []
+        parsed = [untrusted.Malformed("refused_by_redis", str(e))]
+    except redis.RedisError as e:
+        raise translate_error(e, settings, "verify") from e
+    in_redis: dict[str, ItemRow | untrusted.Malformed] = {}
+    for tok, h in zip(toks, replies, strict=True):
+        row = untrusted.Malformed("refused_by_redis", str(h)) if isinstance(
+            h, Exception) else item_row(user_id, keys.decode(tok), h)
+        if isinstance(row, untrusted.Malformed):
+            in_redis[keys.decode(tok)] = row
+        elif row is not None and not _expired(row, now_ms):
             in_redis[row.key] = row
     in_db = {r.key: r for r in db.items(user_id) if not _expired(r, now_ms)}
     result = Verification(user_id, checked=len(set(in_redis) | set(in_db)))
+    for problem in parsed:
+        if isinstance(problem, untrusted.Malformed):
+            result.differences.append(Difference(uk.items, _describe(problem), "-"))
     for key in sorted(set(in_redis) | set(in_db)):
         a, b = in_redis.get(key), in_db.get(key)
-        if a is None or b is None or a.version != b.version or a.value != b.value:
+        if not isinstance(a, ItemRow) or b is None or a.version != b.version \
+                or a.value != b.value:
             result.differences.append(Difference(key, _describe(a), _describe(b)))
     return result
 
@@ -151,5 +185,7 @@ def _expired(row: ItemRow, now_ms: int) -> bool:
     return row.expires_ms is not None and row.expires_ms <= now_ms
 
 
-def _describe(row: ItemRow | None) -> str:
+def _describe(row: ItemRow | untrusted.Malformed | None) -> str:
+    if isinstance(row, untrusted.Malformed):
+        return f"unreadable ({row.kind}: {row.detail})"
     return "missing" if row is None else f"version {row.version}"
