@@ -1,8 +1,10 @@
 """Limits the scripts enforce, kept in Redis so that every client is held to them.
 
 A deployment (one Redis, one key prefix) has one set of limits, the hash
-``<prefix>:limits``: quotas per user (items, bytes), the size of one value,
-topics and subscribers per item, topics per agent, the length of a key. It
+``<prefix>:{limits}``: quotas per user (items, bytes), the size of one value,
+topics and subscribers per item, topics per agent, the length of a key and of
+a name, and what one call may do: the stream length it trims to, the expired
+items it prunes, the items of one batch. It
 is written by an admin (``syntha-redis limits set``), or at first start by
 the first process that needs it, from that process's ``Settings``.
 
@@ -50,12 +52,17 @@ FIELDS = (
     "max_subscribers_per_item",
     "max_topics_per_agent",
     "max_key_length",
+    "max_name_length",
+    "stream_max_length",
+    "prune_batch",
+    "max_batch_items",
 )
 LIMITS_NEEDED = "SYNTHA_LIMITS_NEEDED"
 
 # The copy holds what a script can measure: encoded sizes. A value of
 # max_value_bytes encodes with at most a 5-byte msgpack header; a key of
-# max_key_length characters percent-encodes to at most 12 bytes a character.
+# max_key_length characters (a topic, agent or subscriber name of
+# max_name_length) percent-encodes to at most 12 bytes a character.
 VALUE_FRAMING = 16
 KEY_BYTES_PER_CHAR = 12
 
@@ -69,6 +76,7 @@ def packed(limits: Mapping[str, int]) -> str:
     if measured["max_value_bytes"]:
         measured["max_value_bytes"] += VALUE_FRAMING
     measured["max_key_length"] *= KEY_BYTES_PER_CHAR
+    measured["max_name_length"] *= KEY_BYTES_PER_CHAR
     return "|".join(str(measured[name]) for name in FIELDS)
 
 
