@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from syntha_redis.core import keys, registry
+from syntha_redis.core import keys, limits, registry
 from syntha_redis.core.codec import UNREADABLE, CorruptItem, decode_value, encode_value, text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.models import StoredItem
@@ -200,6 +200,7 @@ class MeshOperations:
         self.settings = settings
         self.user_id = keys.validate_identifier(user_id, "user_id", settings.max_name_length)
         self.keys = keys.UserKeys(settings.key_prefix, self.user_id)
+        self.limit_sources: tuple[frozenset[str], frozenset[str]] | None = None
         s = settings
         self._head_tail = (
             s.stream_max_length,
@@ -263,7 +264,12 @@ class MeshOperations:
 
     def _mutate(self, name: str, *args: Any) -> Operation[Any]:
         """A mutating script call, after registering the user for the snapshotter
-        when this process has not done so lately (see ``_due_for_registration``)."""
+        when this process has not done so lately (see ``_due_for_registration``),
+        and, at the first, checking the limits this mesh was given against the
+        deployment's (``limits.agreement``; ``limit_sources``, set by the mesh)."""
+        if self.limit_sources is not None:
+            yield from limits.agreement(self.settings, *self.limit_sources)
+            self.limit_sources = None
         if _due_for_registration(self.settings.redis_url, self.keys.root):
             yield registry.announce(self.settings.key_prefix, self.user_id)
         return (yield self._script(name, *self._head(), *args))
