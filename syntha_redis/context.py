@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
+from syntha_redis.core import limits
 from syntha_redis.core.batches import BatchOperations
 from syntha_redis.core.config import Settings
 from syntha_redis.core.health import HealthReport, check_health
@@ -146,6 +147,9 @@ class BaseContextMesh:
         # The operations of this user: every call the mesh makes, described once for
         # sync and async; ``run`` executes one (the public seam for other layers).
         self.operations = BatchOperations(self.settings, self.user_id)
+        # the deployment's limits hold: ones given here that differ are refused at
+        # the first write (the environment's: a warning)
+        self.operations.limit_sources = limits.sources(options, settings)
         self.db_backend: Any = None
         if db_backend is None and enable_persistence and "db_path" in database:
             # Syntha's default backend is SQLite: db_path alone names its file.

@@ -318,7 +318,9 @@ _TOOLS: dict[str, _Tool] = {
         _delete_topic,
         lambda agent, a: {
             "topic": a.get("topic"),
-            "message": f"Topic {a.get('topic')!r} was not deleted",
+            # quoted through _echo: a hostile topic (a list nested 1,200 deep) has a
+            # repr that overflows the stack
+            "message": f"Topic {_echo(a.get('topic'))!r} was not deleted",
         },
         needs_agent=False,
     ),

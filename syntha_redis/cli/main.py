@@ -184,7 +184,10 @@ def _limits_show(args: argparse.Namespace) -> int:
     from syntha_redis.core import limits
 
     settings = common_settings(args)
-    found = Store(settings).run(limits.deployment_limits(settings))
+    found = Store(settings).run(limits.read_limits(settings))  # a read: writes nothing
+    if not found:
+        print("this deployment has no limits yet: the first process to write sets them "
+              "from its settings (or `syntha-redis limits set`)", file=sys.stderr)
     print(json.dumps(found, indent=2))
     return 0
 

@@ -248,7 +248,13 @@ def registry_joins(prefix: str) -> str:
 
 
 def deployment_limits(prefix: str) -> str:
-    """The hash of the deployment's limits, which each user's copy is made from."""
+    """The hash of the deployment's limits, which each user's copy is made from
+    (hash-tagged, as every other name: a slot of its own on a Cluster)."""
+    return f"{prefix}:{{{LIMITS}}}"
+
+
+def old_deployment_limits(prefix: str) -> str:
+    """Where versions before the hash tag kept it (read once, to migrate)."""
     return f"{prefix}:{LIMITS}"
 
 

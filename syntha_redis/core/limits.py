@@ -1,8 +1,10 @@
 """Limits the scripts enforce, kept in Redis so that every client is held to them.
 
 A deployment (one Redis, one key prefix) has one set of limits, the hash
-``<prefix>:limits``: quotas per user (items, bytes), the size of one value,
-topics and subscribers per item, topics per agent, the length of a key. It
+``<prefix>:{limits}``: quotas per user (items, bytes), the size of one value,
+topics and subscribers per item, topics per agent, the length of a key and of
+a name, and what one call may do: the stream length it trims to, the expired
+items it prunes, the items of one batch. It
 is written by an admin (``syntha-redis limits set``), or at first start by
 the first process that needs it, from that process's ``Settings``.
 
@@ -21,6 +23,8 @@ credentials (``syntha_redis.ops.acl``) may read their copy but not write it.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,12 +37,21 @@ from syntha_redis.exceptions import SynthaConfigurationError, SynthaPermissionEr
 __all__ = [
     "FIELDS",
     "LIMITS_NEEDED",
+    "SynthaConfigurationWarning",
+    "agreement",
     "deployment_limits",
     "packed",
     "parse",
     "provision",
+    "read_limits",
+    "sources",
     "set_limits",
 ]
+
+
+class SynthaConfigurationWarning(UserWarning):
+    """A setting of this process that the deployment overrides (its limits hold)."""
+
 
 # The Settings fields that live in Redis, in the order of the packed copy that
 # lua/_prelude.lua's limits() reads. 0 means no limit.
@@ -50,12 +63,17 @@ FIELDS = (
     "max_subscribers_per_item",
     "max_topics_per_agent",
     "max_key_length",
+    "max_name_length",
+    "stream_max_length",
+    "prune_batch",
+    "max_batch_items",
 )
 LIMITS_NEEDED = "SYNTHA_LIMITS_NEEDED"
 
 # The copy holds what a script can measure: encoded sizes. A value of
 # max_value_bytes encodes with at most a 5-byte msgpack header; a key of
-# max_key_length characters percent-encodes to at most 12 bytes a character.
+# max_key_length characters (a topic, agent or subscriber name of
+# max_name_length) percent-encodes to at most 12 bytes a character.
 VALUE_FRAMING = 16
 KEY_BYTES_PER_CHAR = 12
 
@@ -69,6 +87,7 @@ def packed(limits: Mapping[str, int]) -> str:
     if measured["max_value_bytes"]:
         measured["max_value_bytes"] += VALUE_FRAMING
     measured["max_key_length"] *= KEY_BYTES_PER_CHAR
+    measured["max_name_length"] *= KEY_BYTES_PER_CHAR
     return "|".join(str(measured[name]) for name in FIELDS)
 
 
@@ -77,20 +96,78 @@ def parse(reply: Any) -> dict[str, int]:
     return {name: found[name] for name in FIELDS if name in found}
 
 
+def read_limits(settings: Settings) -> Operation[dict[str, int]]:
+    """The deployment's limits as stored, writing nothing (``limits show``): those
+    of the hash-tagged name, else those an older version kept under
+    ``<prefix>:limits``; {} for a deployment that has none yet."""
+    found = parse((yield CommandCall(("HGETALL", keys.deployment_limits(settings.key_prefix)))))
+    if not found:
+        found = parse((yield CommandCall(("HGETALL", keys.old_deployment_limits(
+            settings.key_prefix)))))
+    return found
+
+
 def deployment_limits(settings: Settings) -> Operation[dict[str, int]]:
     """The deployment's limits; written from ``settings`` first if it has none.
 
     HSETNX: two processes starting at once agree on the first one's values,
     and fields added by a later version are filled in without touching the rest.
+    A deployment of an older version (limits under ``<prefix>:limits``, with no
+    hash tag) keeps its values: they are copied to the new name first.
     """
     name = keys.deployment_limits(settings.key_prefix)
-    found = parse((yield CommandCall(("HGETALL", name))))
+    found = yield from read_limits(settings)
     if len(found) < len(FIELDS):
-        for field, value in from_settings(settings).items():
-            if field not in found:
-                yield CommandCall(("HSETNX", name, field, value))
+        for field, value in (from_settings(settings) | found).items():
+            yield CommandCall(("HSETNX", name, field, value))
         found = parse((yield CommandCall(("HGETALL", name))))
     return found
+
+
+# (redis url, prefix, the limits compared) already found to agree with the
+# deployment in this process: a mesh handle per request costs no round trip.
+_agreed: set[tuple[str | None, str, tuple[tuple[str, int], ...]]] = set()
+
+
+def agreement(settings: Settings, explicit: Iterable[str],
+              from_env: Iterable[str]) -> Operation[None]:
+    """Check this process's limits against the deployment's, which are the ones
+    that hold: a limit passed explicitly (``explicit``) that differs raises
+    SynthaConfigurationError; one from the environment (``from_env``) warns,
+    once per process. A deployment without limits yet takes these at first use."""
+    mine = from_settings(settings)
+    compared = tuple(sorted((f, mine[f]) for f in {*explicit, *from_env} if f in mine))
+    seen = (settings.redis_url, settings.key_prefix, compared)
+    if not compared or seen in _agreed:
+        return
+    held = yield from read_limits(settings)
+    explicit = set(explicit)
+    for field, value in compared:
+        if field not in held or held[field] == value:
+            continue
+        what = f"{field}={value or None} differs from this deployment's {field}={held[field]}"
+        fix = (f"`syntha-redis limits set {field}={value}` changes the deployment's (for "
+               "every client); or drop the setting here")
+        if field in explicit:
+            raise SynthaConfigurationError(
+                f"{what}: the deployment's limits hold for every client",
+                config_key=field,
+                suggestions=[fix],
+            )
+        warnings.warn(f"SYNTHA_{field.upper()}: {what}, which holds; {fix}",
+                      SynthaConfigurationWarning, stacklevel=2)
+    _agreed.add(seen)
+
+
+def sources(options: Mapping[str, Any], given: Settings | None) -> tuple[frozenset[str],
+                                                                          frozenset[str]]:
+    """(limits a mesh was given explicitly, limits it took from SYNTHA_* variables),
+    from its keyword ``options`` and the ``Settings`` object it was given, if any."""
+    explicit = {f for f in FIELDS if options.get(f) is not None}
+    if given is not None:
+        return frozenset(explicit | (given.model_fields_set & set(FIELDS))), frozenset()
+    env = {f for f in FIELDS if os.environ.get(f"SYNTHA_{f.upper()}")} - explicit
+    return frozenset(explicit), frozenset(env)
 
 
 def provision(settings: Settings, root: str) -> Operation[dict[str, int]]:

@@ -9,16 +9,17 @@ repeats any of the logic here.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from syntha_redis.core import keys, registry
-from syntha_redis.core.codec import decode_value, encode_value, text
+from syntha_redis.core import keys, limits, registry
+from syntha_redis.core.codec import UNREADABLE, CorruptItem, decode_value, encode_value, text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.models import StoredItem
 from syntha_redis.core.store import CommandCall, Operation, ScriptCall
@@ -40,7 +41,7 @@ __all__ = [
     "group_by_topic",
 ]
 
-CLEAR_CHUNK = 10_000
+CLEAR_CHUNK = 2000  # items of one clear.lua call: ~25 ms of server time (its cap)
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
 ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
@@ -55,22 +56,27 @@ SIZE_LIMITS = {
 
 
 E = TypeVar("E")
+R = TypeVar("R")
+log = logging.getLogger("syntha_redis.reads")
 
 
 class _CutList(list[E]):
     """A list read from an agent's visible items, saying whether the read was cut:
     ``truncated`` when more than ``max_visible_items`` were visible (the list then
-    holds the most recent ones) and ``total_visible``, how many were."""
+    holds the most recent ones), ``total_visible``, how many were, and
+    ``skipped``, how many of those were left out because their stored form is
+    corrupt (logged; see ``CorruptItem``)."""
 
-    __slots__ = ("total_visible",)
+    __slots__ = ("skipped", "total_visible")
 
-    def __init__(self, items: Iterable[E] = (), total_visible: int = 0) -> None:
+    def __init__(self, items: Iterable[E] = (), total_visible: int = 0, skipped: int = 0) -> None:
         super().__init__(items)
         self.total_visible = total_visible
+        self.skipped = skipped
 
     @property
     def truncated(self) -> bool:
-        return self.total_visible > len(self)
+        return self.total_visible > len(self) + self.skipped
 
 
 class VisibleItems(_CutList[StoredItem]):
@@ -87,17 +93,19 @@ class VisibleKeys(_CutList[str]):
 
 class VisibleValues(dict[str, Any]):
     """``get_all_for_agent()``'s ``{key: value}`` (a dict, as in Syntha), with
-    ``truncated`` and ``total_visible``."""
+    ``truncated``, ``total_visible`` and ``skipped`` (see ``_CutList``)."""
 
-    __slots__ = ("total_visible",)
+    __slots__ = ("skipped", "total_visible")
 
-    def __init__(self, values: Iterable[tuple[str, Any]] = (), total_visible: int = 0) -> None:
+    def __init__(self, values: Iterable[tuple[str, Any]] = (), total_visible: int = 0,
+                 skipped: int = 0) -> None:
         super().__init__(values)
         self.total_visible = total_visible
+        self.skipped = skipped
 
     @property
     def truncated(self) -> bool:
-        return self.total_visible > len(self)
+        return self.total_visible > len(self) + self.skipped
 
 
 def warn_if_cut(agent: str, shown: int, total: int, limit: int) -> None:
@@ -192,6 +200,7 @@ class MeshOperations:
         self.settings = settings
         self.user_id = keys.validate_identifier(user_id, "user_id", settings.max_name_length)
         self.keys = keys.UserKeys(settings.key_prefix, self.user_id)
+        self.limit_sources: tuple[frozenset[str], frozenset[str]] | None = None
         s = settings
         self._head_tail = (
             s.stream_max_length,
@@ -255,7 +264,12 @@ class MeshOperations:
 
     def _mutate(self, name: str, *args: Any) -> Operation[Any]:
         """A mutating script call, after registering the user for the snapshotter
-        when this process has not done so lately (see ``_due_for_registration``)."""
+        when this process has not done so lately (see ``_due_for_registration``),
+        and, at the first, checking the limits this mesh was given against the
+        deployment's (``limits.agreement``; ``limit_sources``, set by the mesh)."""
+        if self.limit_sources is not None:
+            yield from limits.agreement(self.settings, *self.limit_sources)
+            self.limit_sources = None
         if _due_for_registration(self.settings.redis_url, self.keys.root):
             yield registry.announce(self.settings.key_prefix, self.user_id)
         return (yield self._script(name, *self._head(), *args))
@@ -363,19 +377,38 @@ class MeshOperations:
         )
 
     def _item(self, key: str | None, f: list[Any], with_value: bool = True) -> StoredItem:
-        """A StoredItem from fields [tok, value, version, author, created, expires, ...]."""
-        expires = int(f[5])
-        author = text(f[3])
-        return StoredItem.model_construct(
-            key=key if key is not None else keys.decode(f[0]),
-            value=decode_value(f[1]) if with_value else None,
-            version=int(f[2]),
-            author=keys.decode(author) if author else None,
-            created_at=int(f[4]) / 1000,
-            expires_at=expires / 1000 if expires else None,
-            topics=list(keys.decode_csv(f[6] or "")),
-            subscribers=list(keys.decode_csv(f[7] or "")),
-        )
+        """A StoredItem from fields [tok, value, version, author, created, expires, ...];
+        fields that do not parse (written by a raw command) raise CorruptItem."""
+        try:
+            expires = int(f[5])
+            author = text(f[3])
+            return StoredItem.model_construct(
+                key=key if key is not None else keys.decode(f[0]),
+                value=decode_value(f[1]) if with_value else None,
+                version=int(f[2]),
+                author=keys.decode(author) if author else None,
+                created_at=int(f[4]) / 1000,
+                expires_at=expires / 1000 if expires else None,
+                topics=list(keys.decode_csv(f[6] or "")),
+                subscribers=list(keys.decode_csv(f[7] or "")),
+            )
+        except UNREADABLE as e:
+            raise CorruptItem(self.user_id, key if key is not None else repr(f[0]), e) from e
+
+    def _readable(self, rows: list[list[Any]], build: Callable[[list[Any]], R]) -> tuple[list[R], int]:
+        """``build`` of each row, leaving out (and logging) corrupt ones: one bad item
+        never fails a read of many. Returns the results and how many were left out."""
+        built, skipped = [], 0
+        for row in rows:
+            try:
+                built.append(build(row))
+            except CorruptItem as e:
+                log.warning("%s", e.message)
+                skipped += 1
+            except UNREADABLE as e:
+                log.warning("%s", CorruptItem(self.user_id, repr(row[0]), e).message)
+                skipped += 1
+        return built, skipped
 
     def get_item(self, key: str, agent_name: str | None = None) -> Operation[StoredItem | None]:
         tok = self.key_token(key)
@@ -400,21 +433,39 @@ class MeshOperations:
         else:
             root = self.keys.root
             data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
-        return None if data is None else decode_value(data)
+        if data is None:
+            return None
+        try:
+            return decode_value(data)
+        except UNREADABLE as e:
+            raise CorruptItem(self.user_id, key, e) from e
 
     def visible_rows(
-        self, agent_name: str, with_values: bool = True
+        self, agent_name: str, mode: str = "1"
     ) -> Operation[tuple[list[str], list[list[Any]], int]]:
         """(topics the agent follows, raw item rows it can see oldest first, how many
-        it can see): the rows are the most recent ``max_visible_items`` of them."""
+        it can see): the rows are the most recent ``max_visible_items`` of them.
+
+        lua/visible.lua reads in bounded chunks (what a reader sees while items
+        change is said there); this keeps the newest rows across chunks, and tells
+        each next chunk the oldest row still kept, so that it sends only newer ones.
+        ``mode``: '1' rows of every field, '0' without values, 'kv' [tok, value]."""
         agent = self.name_token(agent_name, "agent_name")
-        reply = yield self._script(
-            "visible", agent, self.settings.max_visible_items, "1" if with_values else "0"
-        )
-        topics = sorted(keys.decode(t) for t in reply[0])
-        # visible.lua returns the rows oldest first
-        rows = [reply[i : i + ITEM_FIELDS] for i in range(2, len(reply), ITEM_FIELDS)]
-        return topics, rows, int(reply[1])
+        limit = self.settings.max_visible_items
+        rows: dict[bytes, list[Any]] = {}
+        cursor, floor, total = "", "", 0
+        while True:
+            reply = yield self._script("visible", agent, cursor, mode, floor)
+            cursor, total = text(reply[1]), total + int(reply[2])
+            for row in reply[3:]:
+                rows[row[0]] = row[1:]
+            if len(rows) > limit:
+                newest = sorted(rows)[-limit:]
+                rows = {k: rows[k] for k in newest}
+                floor = text(newest[0])
+            if not cursor:
+                topics = sorted(keys.decode(t) for t in reply[0])
+                return topics, [rows[k] for k in sorted(rows)], total
 
     def _cut(self, agent_name: str, shown: int, total: int, warn: bool) -> None:
         if warn:
@@ -425,24 +476,26 @@ class MeshOperations:
     ) -> Operation[tuple[list[str], VisibleItems]]:
         """(topics the agent follows, items it can see oldest first). With ``warn``, a
         read cut by ``max_visible_items`` warns (SynthaTruncationWarning)."""
-        topics, rows, total = yield from self.visible_rows(agent_name, with_values)
-        self._cut(agent_name, len(rows), total, warn)
-        return topics, VisibleItems((self._item(None, row, with_values) for row in rows), total)
+        topics, rows, total = yield from self.visible_rows(agent_name,
+                                                           "1" if with_values else "0")
+        items, skipped = self._readable(rows, lambda row: self._item(None, row, with_values))
+        self._cut(agent_name, len(items) + skipped, total, warn)
+        return topics, VisibleItems(items, total, skipped)
 
     def visible_values(self, agent_name: str) -> Operation[VisibleValues]:
         """``{key: value}`` of what the agent can see, oldest first (no metadata objects:
         the script sends only each key and value)."""
-        agent = self.name_token(agent_name, "agent_name")
-        reply = yield self._script("visible", agent, self.settings.max_visible_items, "kv")
-        total = int(reply[1])
-        self._cut(agent_name, (len(reply) - 2) // 2, total, True)
-        return VisibleValues(((keys.decode(reply[i]), decode_value(reply[i + 1]))
-                              for i in range(2, len(reply), 2)), total)
+        _, rows, total = yield from self.visible_rows(agent_name, "kv")
+        pairs, skipped = self._readable(
+            rows, lambda row: (keys.decode(row[0]), decode_value(row[1])))
+        self._cut(agent_name, len(pairs) + skipped, total, True)
+        return VisibleValues(pairs, total, skipped)
 
     def visible_keys(self, agent_name: str) -> Operation[VisibleKeys]:
-        _, rows, total = yield from self.visible_rows(agent_name, with_values=False)
+        _, rows, total = yield from self.visible_rows(agent_name, "0")
         self._cut(agent_name, len(rows), total, True)
-        return VisibleKeys((keys.decode(row[0]) for row in rows), total)
+        found, skipped = self._readable(rows, lambda row: keys.decode(row[0]))
+        return VisibleKeys(found, total, skipped)
 
     def keys_by_topic(self, agent_name: str) -> Operation[dict[str, list[str]]]:
         """``{topic: [keys]}`` for each followed topic, plus ``"other"`` for the rest."""

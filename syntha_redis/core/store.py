@@ -41,6 +41,7 @@ from syntha_redis.exceptions import (
     SynthaError,
     SynthaPermissionError,
     SynthaPersistenceError,
+    SynthaValidationError,
 )
 
 __all__ = [
@@ -123,6 +124,22 @@ def _is_limits_needed(error: redis.RedisError) -> bool:
     return isinstance(error, redis.ResponseError) and str(error).startswith(LIMITS_NEEDED)
 
 
+REFUSED = "SYNTHA_REFUSED"
+
+
+def _refused(said: str, operation: str) -> SynthaValidationError:
+    """A script's refusal of an argument (lua/_prelude.lua refused()): what this
+    client never sends, so it came from a raw call or a client of another version."""
+    what, found, allowed = (said.split()[1:4] + ["?", "?", "?"])[:3]
+    return SynthaValidationError(
+        f"{operation}: this deployment refuses the argument {what} ({found}; allowed: "
+        f"{allowed})",
+        field=what,
+        suggestions=["Call through this version of syntha_redis, within the deployment's "
+                     "limits (`syntha-redis limits show`)"],
+    )
+
+
 def scripts_not_loaded(settings: Settings, error: Exception) -> SynthaPermissionError:
     """Tenant credentials run only scripts an admin or a trusted worker loaded."""
     return SynthaPermissionError(
@@ -151,6 +168,8 @@ def _failed(error: redis.RedisError, call: Call, settings: Settings,
         return RestoreNeeded(call.root or "")
     if _is_limits_needed(error):
         return LimitsNeeded(call.root or "")
+    if isinstance(error, redis.ResponseError) and str(error).startswith(REFUSED):
+        return _refused(str(error), call.name)
     if snapshot is not None and isinstance(error, _FAILOVER_SIGNS):
         snapshot.suspect = True
     return translate_error(error, settings, call.name)

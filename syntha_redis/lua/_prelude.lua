@@ -83,13 +83,20 @@ local function visible_to(agent, topics_csv, subs_csv, agent_topics)
   return false
 end
 
--- Routing of a stored item: value size, topics csv, subscribers csv. The item
+-- What an item costs its user's byte quota: everything it stores, i.e. its key,
+-- value, topics and subscribers (encoded lengths).
+local function footprint(tok, value_len, topics, subs)
+  return #tok + value_len + #topics + #subs
+end
+
+-- Routing of a stored item: its footprint, topics csv, subscribers csv. The item
 -- hash may already be gone (Redis expired it), so items with a TTL keep a copy
 -- in the routes hash until they are pruned.
 local function routing_of(tok)
   local h = redis.call('HMGET', K_ITEM .. tok, 'topics', 'subs')
   if h[1] then
-    return redis.call('HSTRLEN', K_ITEM .. tok, 'value'), h[1], h[2]
+    return footprint(tok, redis.call('HSTRLEN', K_ITEM .. tok, 'value'), h[1], h[2] or ''),
+      h[1], h[2]
   end
   local r = redis.call('HGET', K_ROUTES, tok)
   if r then
@@ -169,24 +176,86 @@ local function prune(now, limit)
 end
 
 -- The deployment's limits, from the user's copy (syntha_redis/core/limits.py):
--- 'items|bytes|value|topics|subs|agent_topics|key', encoded sizes, 0 = none.
--- Without a copy the call stops here, before any write, and the client
--- provisions one and calls again; so no client's own settings, and no raw
--- EVALSHA, can get around them.
-local LIMITS_FORMAT = '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$'
+-- 'items|bytes|value|topics|subs|agent_topics|key|name|stream|prune|batch',
+-- encoded sizes, 0 = none. Without a copy the call stops here, before any
+-- write, and the client provisions one and calls again; so no client's own
+-- settings, and no raw EVALSHA, can get around them.
+local LIMITS_FORMAT = '^' .. string.rep('(%d+)|', 10) .. '(%d+)$'
 local function limits()
   local copy = redis.call('GET', K_LIMITS)
   if not copy then
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the user has no copy of the limits')
   end
   -- one match, not an iterator (this runs on every write)
-  local n1, n2, n3, n4, n5, n6, n7 = string.match(copy, LIMITS_FORMAT)
-  if not n7 then  -- not a copy this version wrote: provision it again
+  local n = {string.match(copy, LIMITS_FORMAT)}
+  if not n[11] then  -- not a copy this version wrote: provision it again
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the copy of the limits is unreadable')
   end
-  return {items = tonumber(n1), bytes = tonumber(n2), value = tonumber(n3),
-          topics = tonumber(n4), subs = tonumber(n5), agent_topics = tonumber(n6),
-          key = tonumber(n7)}
+  return {items = tonumber(n[1]), bytes = tonumber(n[2]), value = tonumber(n[3]),
+          topics = tonumber(n[4]), subs = tonumber(n[5]), agent_topics = tonumber(n[6]),
+          key = tonumber(n[7]), name = tonumber(n[8]), stream = tonumber(n[9]),
+          prune = tonumber(n[10]), batch = tonumber(n[11])}
+end
+
+-- An argument this version's client never sends (a raw EVALSHA, a client of
+-- another version): 'SYNTHA_REFUSED <argument> <found> <allowed>', which the
+-- client raises as a typed error (syntha_redis/core/store.py). Checked before
+-- any write.
+local function refused(what, found, allowed)
+  return redis.error_reply('SYNTHA_REFUSED ' .. what .. ' ' .. tostring(found) .. ' ' ..
+                           tostring(allowed))
+end
+
+-- s as a whole number from 0 to max (decimal digits only), else nil
+local function whole(s, max)
+  if type(s) ~= 'string' or #s > 16 or not string.find(s, '^%d+$') then return nil end
+  local n = tonumber(s)
+  if n > max then return nil end
+  return n
+end
+
+-- Is csv a list of tokens (syntha_redis/core/keys.py encode: [A-Za-z0-9._%-],
+-- joined by ','), none empty and none longer than max bytes (0 = no limit)?
+-- A csv no longer than max needs no split.
+local function tokens_ok(csv, max)
+  if string.find(csv, '[^%w%.%_%%%-,]') or string.find(csv, ',,') or
+      string.find(csv, '^,') or string.find(csv, ',$') then
+    return false
+  end
+  if max == 0 or #csv <= max then return true end
+  for t in string.gmatch(csv, '[^,]+') do
+    if #t > max then return false end
+  end
+  return true
+end
+
+-- One name (topic, agent): a single non-empty token within the name limit.
+local function name_ok(tok, lim)
+  return tok ~= '' and not string.find(tok, ',', 1, true) and tokens_ok(tok, lim.name)
+end
+
+-- ms periods of the head (stream age, idle ttl, op result ttl): up to a year
+local MAX_PERIOD_MS = 366 * 86400000
+
+-- The limits, with the common head checked against them: nil and an error
+-- reply if either is missing or refused. A stream max length or a prune batch
+-- above the deployment's is lowered to it (ARGV is this call's own table), so
+-- no call trims or prunes more than the deployment allows in one command.
+local function checked_head()
+  local lim, missing = limits()
+  if not lim then return nil, missing end
+  if #ARGV[1] > 64 then return nil, refused('op_id', #ARGV[1], 64) end
+  local stream = whole(ARGV[2], 1e15)
+  if not stream or stream < 1 then return nil, refused('stream_max_length', ARGV[2], lim.stream) end
+  if lim.stream > 0 and stream > lim.stream then ARGV[2] = string.format('%d', lim.stream) end
+  for i, what in ipairs({'stream_max_age', 'stream_idle_ttl', 'operation_ttl'}) do
+    local ms = whole(ARGV[i + 2], MAX_PERIOD_MS)
+    if not ms or ms < 1 then return nil, refused(what, ARGV[i + 2], MAX_PERIOD_MS) end
+  end
+  local batch = whole(ARGV[6], 1e15)
+  if not batch or batch < 1 then return nil, refused('prune_batch', ARGV[6], lim.prune) end
+  if lim.prune > 0 and batch > lim.prune then ARGV[6] = string.format('%d', lim.prune) end
+  return lim
 end
 
 -- Safe retries: a replayed operation id returns the first result, unapplied.

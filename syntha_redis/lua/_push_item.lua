@@ -14,15 +14,96 @@ local function prune_for_quotas(now, lim)
   if lim.items > 0 or lim.bytes > 0 then prune(now, QUOTA_PRUNE) else prune(now) end
 end
 
+-- Values must be what the client's codec writes and reads back
+-- (syntha_redis/core/codec.py): one msgpack object of nil, booleans, numbers,
+-- strings, bytes, arrays and maps with string keys, nested at most MAX_DEPTH
+-- deep. Redis's cmsgpack would accept trailing bytes and any key type, and
+-- fakeredis has none, so this walks the encoding itself: a header at a time,
+-- skipping string and bytes bodies by their length. The walk costs ~0.1 us an
+-- element, so one call's values may hold at most MAX_ELEMENTS elements
+-- together (the client checks the same, codec.MAX_ELEMENTS).
+local MAX_DEPTH, MAX_ELEMENTS = 500, 250000
+-- bytes after the header byte of fixed-size scalars (floats, ints)
+local MP_FIXED = {[0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
+                  [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8}
+-- width of the length field: strings, bytes, arrays, maps
+local MP_WIDTH = {[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4,
+                  [0xdc] = 2, [0xdd] = 4, [0xde] = 2, [0xdf] = 4}
+
+-- Returns the elements of value s, or nil if s is not such a value or holds
+-- more than budget elements.
+local function msgpack_elements(s, budget)
+  local byte = string.byte
+  local pos, size, seen = 1, #s, 0
+  local left, is_map, d = {1}, {false}, 1  -- per open container: elements left
+  while d > 0 do
+    if left[d] == 0 then
+      d = d - 1
+    else
+      local want_key = is_map[d] and left[d] % 2 == 0
+      left[d] = left[d] - 1
+      seen = seen + 1
+      if seen > budget then return nil end
+      local c = byte(s, pos)
+      if not c then return nil end
+      local count, map, len = 0, false, 0
+      local width = MP_WIDTH[c]
+      if width then
+        local b1, b2, b3, b4 = byte(s, pos + 1, pos + width)
+        if width == 1 then len = b1
+        elseif width == 2 then len = b2 and b1 * 256 + b2
+        else len = b4 and ((b1 * 256 + b2) * 256 + b3) * 256 + b4 end
+        if not len then return nil end
+        pos = pos + 1 + width
+        if c >= 0xdc then
+          count, map, len = len, c >= 0xde, 0
+        elseif c <= 0xc6 and want_key then
+          return nil  -- bytes as a map key
+        end
+      elseif c >= 0xa0 and c <= 0xbf then
+        pos, len = pos + 1, c - 0xa0
+      elseif want_key then
+        return nil  -- a map key that is not a string
+      elseif c <= 0x7f or c >= 0xe0 or c == 0xc0 or c == 0xc2 or c == 0xc3 then
+        pos = pos + 1
+      elseif c >= 0x90 and c <= 0x9f then
+        pos, count = pos + 1, c - 0x90
+      elseif c >= 0x80 and c <= 0x8f then
+        pos, count, map = pos + 1, c - 0x80, true
+      elseif MP_FIXED[c] then
+        pos = pos + 1 + MP_FIXED[c]
+      else
+        return nil  -- 0xc1 (never used) and the extension types
+      end
+      pos = pos + len
+      if count > 0 then
+        if d > MAX_DEPTH then return nil end
+        d = d + 1
+        left[d], is_map[d] = count, map
+        if map then left[d] = 2 * count end
+      end
+    end
+  end
+  if pos ~= size + 1 then return nil end
+  return seen
+end
+
 local function count(csv)
   if csv == '' then return 0 end
   local _, commas = string.gsub(csv, ',', '')
   return commas + 1
 end
 
--- The limits of one item's own size: {0, code, key, found, limit} or nil.
+-- ttl ms: up to 100 years (syntha_redis/core/operations.py MAX_TTL_SECONDS), which
+-- keeps an absolute expiry in ms exact in a Lua number
+local MAX_TTL_MS = 100 * 365 * 86400 * 1000
+
+-- The checks of one item's own arguments: nil if it may be written, else a
+-- failure {0, code, key, found, limit} (the deployment's size limits) or an
+-- error reply (an argument no client of this version sends: refused()).
+-- usage.elements counts down the call's msgpack element budget.
 -- (Plain comparisons, no table per check: the common case is no limit hit.)
-local function check_size(spec, lim)
+local function check_size(spec, lim, usage)
   local tok = spec.tok
   if lim.key > 0 and string.len(tok) > lim.key then
     return {0, 'key_too_long', tok, string.len(tok), lim.key}
@@ -37,13 +118,33 @@ local function check_size(spec, lim)
   if lim.subs > 0 and #spec.subs > 2 * lim.subs and count(spec.subs) > lim.subs then
     return {0, 'too_many_subscribers', tok, count(spec.subs), lim.subs}
   end
+  if tok ~= '' and not tokens_ok(tok, 0) or string.find(tok, ',', 1, true) then
+    return refused('key', 'not_a_token', 'token')
+  end
+  if not tokens_ok(spec.topics, lim.name) then return refused('topics', 'bad_token', lim.name) end
+  if not tokens_ok(spec.subs, lim.name) then return refused('subscribers', 'bad_token', lim.name) end
+  if spec.author ~= '' and not name_ok(spec.author, lim) then
+    return refused('agent_name', 'bad_token', lim.name)
+  end
+  if not whole(spec.ttl, MAX_TTL_MS) then return refused('ttl', spec.ttl, MAX_TTL_MS) end
+  if spec.expected ~= '' and not whole(spec.expected, 2 ^ 53) then
+    return refused('expected_version', spec.expected, 2 ^ 53)
+  end
+  local elements = msgpack_elements(spec.value, usage.elements)
+  if not elements then return refused('value', 'not_json_msgpack', usage.elements) end
+  usage.elements = usage.elements - elements
   return nil
 end
 
+-- The usage a call's checks start from (see check_item()).
+local function new_usage()
+  return {items = 0, bytes = 0, elements = MAX_ELEMENTS, seen = {}, toks = {}}
+end
+
 -- Returns nil if the item may be written, else a failure reply.
--- usage = {items=n, bytes=n} accumulates the effect of earlier items of a batch.
+-- usage = {items=n, bytes=n, elements=n, ...} (new_usage()) accumulates the effect of earlier items of a batch.
 local function check_item(spec, usage, lim, now)
-  local too_big = check_size(spec, lim)
+  local too_big = check_size(spec, lim, usage)
   if too_big then return too_big end
   local max_items, max_bytes = lim.items, lim.bytes
   local key = K_ITEM .. spec.tok
@@ -71,12 +172,13 @@ local function check_item(spec, usage, lim, now)
     end
   end
   local old_size = 0
-  if exists then old_size = string.len(cur[2]) end
+  if exists then old_size = footprint(spec.tok, string.len(cur[2]), cur[3], cur[4]) end
   if not exists and not usage.seen[spec.tok] then
     usage.items = usage.items + 1
     usage.seen[spec.tok] = true
   end
-  usage.bytes = usage.bytes + string.len(spec.value) - old_size
+  usage.bytes = usage.bytes + footprint(spec.tok, string.len(spec.value), spec.topics, spec.subs)
+    - old_size
   if max_items > 0 and usage.items > 0 then
     local count = redis.call('SCARD', K_ITEMS) - redis.call('ZCOUNT', K_EXP, '-inf', now)
     if count + usage.items > max_items then
@@ -178,7 +280,8 @@ local function store_item(ix, spec, ver, created, expires, exp_s)
   local old_topics, old_subs, old_size, old_expires = '', '', 0, 0
   local indexed, timed = false, false
   if old and old[1] then
-    old_topics, old_subs, old_size = old[3] or '', old[4] or '', string.len(old[2] or '')
+    old_topics, old_subs = old[3] or '', old[4] or ''
+    old_size = footprint(tok, string.len(old[2] or ''), old_topics, old_subs)
     old_expires, indexed = tonumber(old[5]) or 0, true
   elseif not old or spec.stale then
     flush(ix)
@@ -198,7 +301,8 @@ local function store_item(ix, spec, ver, created, expires, exp_s)
     'created', created, 'expires', exp_s, 'topics', spec.topics, 'subs', spec.subs)
   if expires > 0 then
     redis.call('PEXPIREAT', key, exp_s)
-    local route = string.len(spec.value) .. '|' .. spec.topics .. '|' .. spec.subs
+    local size = footprint(tok, string.len(spec.value), spec.topics, spec.subs)
+    local route = size .. '|' .. spec.topics .. '|' .. spec.subs
     if timed then
       redis.call('HSET', K_ROUTES, tok, route)
     else
@@ -216,7 +320,7 @@ local function store_item(ix, spec, ver, created, expires, exp_s)
   elseif was_global and not is_global then redis.call('SREM', K_GLOBAL, tok) end
   reindex(ix, K_TITEMS, tok, old_topics, spec.topics)
   reindex(ix, K_DIRECT, tok, old_subs, spec.subs)
-  defer_bytes(ix, string.len(spec.value) - old_size)
+  defer_bytes(ix, footprint(tok, string.len(spec.value), spec.topics, spec.subs) - old_size)
 end
 
 -- Writes checked items (in order), their indexes and one event each, then wakes

@@ -3,6 +3,8 @@
 -- KEYS[1] user root
 -- ARGV[1..6] common head (ARGV[6] = how many to prune in this call)
 -- Returns {pruned, remaining_expired}
+local lim, bad = checked_head()
+if not lim then return bad end
 local now = now_ms()
 local pruned = prune(now)
 trim_by_age(now)

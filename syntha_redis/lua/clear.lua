@@ -1,33 +1,47 @@
--- clear.lua: delete a user's items, subscriptions and post permissions.
--- Works in chunks so no single call blocks Redis for long: the caller repeats
--- while the reply says items remain. The last chunk clears routing and records
--- one 'cleared' event (the snapshotter tombstones everything older).
+-- clear.lua: delete a user's items, subscriptions and post permissions, one
+-- bounded chunk a call. The caller repeats while the reply says work remains
+-- (syntha_redis/core/operations.py clear()).
+--
+-- A call handles at most ARGV[7] (never more than CHUNK) of: items, then index
+-- entries of items Redis expired, then agents' subscriptions, topics'
+-- followers and agents' post permissions. The last call records one 'cleared'
+-- event. While it is in progress, readers see items disappear chunk by chunk
+-- with no event of their own; the snapshot keeps every item until the
+-- 'cleared' event, which tombstones everything older at once. A clear cut
+-- short is finished by calling clear again; items pushed meanwhile may be
+-- deleted with it (until the last call), or stay.
 --
 -- KEYS[1] user root
--- ARGV[1..6] common head; ARGV[7] items per chunk
--- Returns {items_remaining, items_deleted, version (0 until the last chunk)}
+-- ARGV[1..6] common head; ARGV[7] items per call
+-- Returns {work_remaining (0 = done), items_deleted, version (0 until the last call)}
 local prior = replayed()
 if prior then return prior end
-local chunk = tonumber(ARGV[7])
+local lim, bad = checked_head()
+if not lim then return bad end
+-- ~12 us an item on a Redis 7 of 2025 hardware: a call stays well under 50 ms
+local CHUNK = 2000
+local chunk = whole(ARGV[7], 1e9)
+if not chunk or chunk < 1 then return refused('chunk', ARGV[7], CHUNK) end
+chunk = math.min(chunk, CHUNK)
 local toks = redis.call('SRANDMEMBER', K_ITEMS, chunk)
 for _, tok in ipairs(toks) do
   unindex(tok)
   redis.call('DEL', K_ITEM .. tok)
 end
-local remaining = redis.call('SCARD', K_ITEMS)
-if remaining > 0 then return {remaining, #toks, 0} end
+if #toks > 0 then return {redis.call('SCARD', K_ITEMS) + 1, #toks, 0} end
 -- items with a TTL that Redis already expired are still indexed in exp/routes
-for _, tok in ipairs(redis.call('ZRANGE', K_EXP, 0, -1)) do unindex(tok) end
-for _, agent in ipairs(redis.call('SMEMBERS', K_TAGENTS)) do
-  redis.call('DEL', K_ATOPICS .. agent)
+local expired = redis.call('ZRANGE', K_EXP, 0, chunk - 1)
+for _, tok in ipairs(expired) do unindex(tok) end
+if #expired > 0 then return {1, 0, 0} end
+-- then the routing, a set of names at a time: each name's own key goes with it
+for _, step in ipairs({{K_TAGENTS, K_ATOPICS}, {K_TOPICS, K_TSUBS}, {K_PAGENTS, K_PERMS}}) do
+  local names = redis.call('SPOP', step[1], chunk)
+  if #names > 0 then
+    for _, name in ipairs(names) do redis.call('DEL', step[2] .. name) end
+    return {1, 0, 0}
+  end
 end
-for _, topic in ipairs(redis.call('SMEMBERS', K_TOPICS)) do
-  redis.call('DEL', K_TSUBS .. topic)
-end
-for _, agent in ipairs(redis.call('SMEMBERS', K_PAGENTS)) do
-  redis.call('DEL', K_PERMS .. agent)
-end
-redis.call('DEL', K_TAGENTS, K_TOPICS, K_PAGENTS, K_BYTES, K_EXP, K_ROUTES)
+redis.call('DEL', K_BYTES, K_EXP, K_ROUTES)
 local ver = next_version()
 emit({'type', 'cleared', 'ver', ver})
-return remember({0, #toks, ver})
+return remember({0, 0, ver})

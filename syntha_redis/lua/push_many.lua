@@ -5,7 +5,8 @@
 -- before it) before any is written, because Redis cannot roll a script back.
 --
 -- KEYS[1]  user root
--- ARGV[1..6] common head (_prelude.lua); limits as in push.lua
+-- ARGV[1..6] common head (_prelude.lua); limits as in push.lua (at most the
+--           deployment's max_batch_items items)
 -- ARGV[7..] 7 per item: key token, msgpack value, author token ('' = none),
 --           topic tokens csv, subscriber csv, ttl ms (0 = none),
 --           expected version ('' = any, '0' = must not exist)
@@ -13,11 +14,15 @@
 --      or the failure of the first item that may not be written (see push.lua)
 local prior = replayed()
 if prior then return prior end
-local lim, missing = limits()
-if not lim then return missing end
+local lim, bad = checked_head()
+if not lim then return bad end
+local items = (#ARGV - 6) / 7
+if items ~= math.floor(items) or (lim.batch > 0 and items > lim.batch) then
+  return refused('items', items, lim.batch)
+end
 local now, now_s = clock()
 prune_for_quotas(now, lim)
-local usage = {items = 0, bytes = 0, seen = {}, toks = {}}
+local usage = new_usage()
 local specs = {}
 for b = 7, #ARGV, 7 do
   local spec = {tok = ARGV[b], value = ARGV[b + 1], author = ARGV[b + 2], topics = ARGV[b + 3],

@@ -5,6 +5,11 @@
 -- Returns {1, version} if the item existed, {0, 0} if not.
 local prior = replayed()
 if prior then return prior end
+local lim, bad = checked_head()
+if not lim then return bad end
+if not tokens_ok(ARGV[7], 0) or string.find(ARGV[7], ',', 1, true) then
+  return refused('key', 'bad_token', 'token')
+end
 local now = now_ms()
 prune(now)
 local tok = ARGV[7]

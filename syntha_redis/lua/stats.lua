@@ -4,6 +4,8 @@
 -- ARGV[1..6] common head
 -- Returns {items, expired_not_yet_pruned, global_items, topics, agents_with_topics,
 --          bytes, version}
+local lim, bad = checked_head()
+if not lim then return bad end
 local now = now_ms()
 prune(now)
 return {redis.call('SCARD', K_ITEMS), redis.call('ZCOUNT', K_EXP, '-inf', now), redis.call('SCARD', K_GLOBAL),

@@ -12,8 +12,10 @@
 --      or {0, 'too_many_topics', count, limit}
 local prior = replayed()
 if prior then return prior end
-local lim, missing = limits()
-if not lim then return missing end
+local lim, bad = checked_head()
+if not lim then return bad end
+if not name_ok(ARGV[7], lim) then return refused('agent_name', 'bad_token', lim.name) end
+if not tokens_ok(ARGV[8], lim.name) then return refused('topics', 'bad_token', lim.name) end
 local agent, wanted, mode, limit = ARGV[7], split(ARGV[8]), ARGV[9], lim.agent_topics
 local key = K_ATOPICS .. agent
 local before = redis.call('ZRANGE', key, 0, -1)

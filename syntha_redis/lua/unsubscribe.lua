@@ -6,10 +6,18 @@
 -- Returns {1, version, removed_csv, remaining_csv}
 local prior = replayed()
 if prior then return prior end
+local lim, bad = checked_head()
+if not lim then return bad end
+if not name_ok(ARGV[7], lim) then return refused('agent_name', 'bad_token', lim.name) end
+if not tokens_ok(ARGV[8], lim.name) then return refused('topics', 'bad_token', lim.name) end
 local agent = ARGV[7]
 local key = K_ATOPICS .. agent
+local wanted = split(ARGV[8])
+if lim.agent_topics > 0 and #wanted > lim.agent_topics then
+  return refused('topics', #wanted, lim.agent_topics)
+end
 local removed = {}
-for _, t in ipairs(split(ARGV[8])) do
+for _, t in ipairs(wanted) do
   if redis.call('ZREM', key, t) == 1 then
     removed[#removed + 1] = t
     redis.call('SREM', K_TSUBS .. t, agent)

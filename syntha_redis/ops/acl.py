@@ -83,7 +83,7 @@ SCRIPT_COMMANDS: frozenset[str] = frozenset(
     {
         "decrby", "del", "exists", "get", "hdel", "hget", "hmget", "hset", "hstrlen",
         "incr", "incrby", "persist", "pexpire", "pexpireat", "sadd", "scard", "set",
-        "sismember", "smembers", "spublish", "srandmember", "srem", "time",
+        "sismember", "smembers", "spop", "spublish", "srandmember", "srem", "sscan", "time",
         "xadd", "xrange", "xrevrange", "xtrim", "zadd", "zcount", "zrange",
         "zmscore", "zrangebyscore", "zrem", "zscore",
     }

@@ -52,7 +52,7 @@ def test_keys_and_channels_are_confined_to_the_users_root() -> None:
 
 def test_the_limits_are_read_only_for_the_tenant() -> None:
     rules = tenant_rules("alice", "app").rules
-    assert _rule(rules, "%R~") == ["%R~app:{u:alice}:limits", "%R~app:limits"]
+    assert _rule(rules, "%R~") == ["%R~app:{u:alice}:limits", "%R~app:{limits}"]
     assert not any("limits" in r for r in _rule(rules, "~"))
 
 

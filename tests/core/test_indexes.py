@@ -32,8 +32,9 @@ def assert_indexes_match_items(mesh: ContextMesh, raw: Any) -> None:
         value, topics, subs, expires = raw.hmget(root + "item:" + tok, "value", "topics",
                                                  "subs", "expires")
         assert value is not None, f"{tok} is indexed but not stored"
-        size += len(value)
         topics, subs = topics.decode(), subs.decode()
+        # the byte quota counts all an item stores: key, value, topics, subscribers
+        size += len(tok) + len(value) + len(topics) + len(subs)
         if not topics and not subs:
             expected["global"].add(tok)
         for t in filter(None, topics.split(",")):

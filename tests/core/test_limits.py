@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from syntha_redis import ContextMesh, SynthaQuotaError, SynthaValidationError
+from syntha_redis import (
+    ContextMesh,
+    SynthaConfigurationError,
+    SynthaQuotaError,
+    SynthaValidationError,
+)
 from syntha_redis.cli import main
 from syntha_redis.core import keys, limits
 from syntha_redis.core.scripts import SCRIPTS
@@ -27,15 +32,35 @@ def test_a_client_with_laxer_settings_is_held_to_the_deployments_quota(
     assert lax.size() == 3
 
 
-def test_a_client_with_a_larger_value_limit_gets_a_clear_error(
+def test_a_limit_given_explicitly_that_differs_from_the_deployments_is_refused(
     mesh_factory: Callable[..., ContextMesh],
 ) -> None:
+    mesh_factory("first", max_items_per_user=3).push("a", 1)
+    other = mesh_factory("other", max_items_per_user=5)
+    with pytest.raises(SynthaConfigurationError) as refused:
+        other.push("k", 1)
+    message = str(refused.value)
+    assert "max_items_per_user=5" in message and "max_items_per_user=3" in message
+    assert "syntha-redis limits set" in message and refused.value.config_key == "max_items_per_user"
+    assert other.size() == 0
+    # the same limit given again agrees: no error
+    assert mesh_factory("same", max_items_per_user=3).push("k", 1) > 0
+
+
+def test_a_limit_from_the_environment_that_differs_warns_once_and_the_deployments_holds(
+    mesh_factory: Callable[..., ContextMesh], monkeypatch: pytest.MonkeyPatch
+) -> None:
     mesh_factory("first", max_value_bytes=1000).push("a", 1)
-    lax = mesh_factory("lax", max_value_bytes=100_000)
+    monkeypatch.setenv("SYNTHA_MAX_VALUE_BYTES", "100000")
+    with pytest.warns(limits.SynthaConfigurationWarning, match="max_value_bytes=1000") as seen:
+        lax = mesh_factory("lax")
+        lax.push("small", 1)
+        mesh_factory("lax-2").push("small", 1)  # the same process: no second warning
+    assert len(seen) == 1
     with pytest.raises(SynthaValidationError) as refused:
         lax.push("big", "x" * 5000)
     assert "max_value_bytes" in refused.value.suggestion and "1016" in refused.value.message
-    assert lax.get("big") is None and lax.size() == 0
+    assert lax.get("big") is None and lax.size() == 1
 
 
 def test_a_raw_evalsha_cannot_store_a_value_over_the_limit(
@@ -51,17 +76,17 @@ def test_a_raw_evalsha_cannot_store_a_value_over_the_limit(
 
 
 def test_too_many_topics_or_subscribers_are_refused_by_the_script(
-    mesh_factory: Callable[..., ContextMesh],
+    mesh_factory: Callable[..., ContextMesh], raw: Any
 ) -> None:
-    mesh_factory("first", max_topics_per_item=2, max_subscribers_per_item=2).push("a", 1)
-    lax = mesh_factory("lax", max_topics_per_item=50, max_subscribers_per_item=50)
-    with pytest.raises(SynthaValidationError) as topics:
-        lax.push("k", 1, topics=["a", "b", "c"])
-    with pytest.raises(SynthaValidationError) as subscribers:
-        lax.push("k", 1, subscribers=["a", "b", "c"])
-    assert topics.value.field == "max_topics_per_item"
-    assert subscribers.value.field == "max_subscribers_per_item"
-    assert lax.size() == 0
+    mesh = mesh_factory("first", max_topics_per_item=2, max_subscribers_per_item=2)
+    mesh.push("a", 1)
+    for topics, subs, code in ((["a", "b", "c"], [], b"too_many_topics"),
+                               ([], ["a", "b", "c"], b"too_many_subscribers")):
+        args = (*mesh.operations._head(), "k", b"\x01", "", ",".join(topics), ",".join(subs),
+                0, "")
+        reply = raw.evalsha(SCRIPTS["push"].sha, 1, mesh.operations.keys.root, *args)
+        assert reply[0] == 0 and reply[1] == code
+    assert mesh.size() == 1
 
 
 def test_changed_limits_hold_at_once_for_existing_users(
