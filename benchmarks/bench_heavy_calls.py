@@ -46,7 +46,7 @@ class Bob:
 
     def __init__(self, url: str) -> None:
         self.mesh = ContextMesh(user_id="bob", redis_url=url, key_prefix="bench",
-                                max_items_per_user=None, auto_cleanup=False)
+                                max_items_per_user=0, auto_cleanup=False)
         self.mesh.push("note", "hello")
         self.worst = 0.0
         self._stop = threading.Event()
@@ -107,7 +107,7 @@ def main() -> None:
         def mesh(user: str) -> ContextMesh:
             # the bench deployment has no item quota: it stores n items per user
             return ContextMesh(user_id=user, redis_url=server.url, key_prefix="bench",
-                               max_items_per_user=None, auto_cleanup=False)
+                               max_items_per_user=0, auto_cleanup=False)
 
         topic = mesh("topic")
         load(topic, n, topics=["t"])
