@@ -7,15 +7,21 @@
 -- routing? Resolved now, at read time: global, addressed by name, or on a topic
 -- the agent follows at this moment (a plain search: tokens never hold ','; the
 -- agent's topics are a zset in subscription order).
-local function may_see(agent, topics_csv, subs_csv)
+-- follows: the agent's topics as a Lua set, when the caller read them once for
+-- many items (get_many.lua); else each topic is looked up.
+local function may_see(agent, topics_csv, subs_csv, follows)
   if agent == '' or (topics_csv == '' and subs_csv == '') then return true end
   if subs_csv ~= '' and string.find(',' .. subs_csv .. ',', ',' .. agent .. ',', 1, true) then
     return true
   end
   if topics_csv ~= '' then
-    local follows = K_ATOPICS .. agent
+    local key = K_ATOPICS .. agent
     for t in string.gmatch(topics_csv, '[^,]+') do
-      if redis.call('ZSCORE', follows, t) then return true end
+      if follows then
+        if follows[t] then return true end
+      elseif redis.call('ZSCORE', key, t) then
+        return true
+      end
     end
   end
   return false
@@ -23,9 +29,9 @@ end
 
 -- The fields {value, version, author, created_ms, expires_ms, topics_csv, subs_csv}
 -- of a live item, if agent may see it; else nil.
-local function read_item(tok, agent)
+local function read_item(tok, agent, follows)
   local h = redis.call('HMGET', K_ITEM .. tok,
     'value', 'version', 'author', 'created', 'expires', 'topics', 'subs')
-  if not h[1] or not may_see(agent, h[6], h[7]) then return nil end
+  if not h[1] or not may_see(agent, h[6], h[7], follows) then return nil end
   return h
 end

@@ -93,7 +93,7 @@ def test_hostile_user_ids_stay_inside_their_prefix(mesh_factory: Any, raw: Any, 
     prefix = mesh.settings.key_prefix + ":"
     written = [n.decode() for n in raw.scan_iter(match=prefix + "*")]
     # the registry's announcements, the deployment's limits
-    deployment = {prefix + "{registry}:joins", prefix + "limits"}
+    deployment = {prefix + "{registry}:joins", prefix + "{limits}"}
     assert written and all(n.startswith(root) or n in deployment for n in written)
 
 
