@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from syntha_redis import ContextMesh
-from syntha_redis.exceptions import SynthaValidationError
-
 from syntha_redis.core.config import Settings
+from syntha_redis.exceptions import SynthaValidationError
 from syntha_redis.ops.fleet_metrics import SERIES
 
 REPO = Path(__file__).resolve().parents[2]
