@@ -199,8 +199,8 @@ REPO_PATH = re.compile(r"(?<![\w/.])((?:deploy|docs|examples|benchmarks|tests|sy
                        r"/[\w./-]*\w)")
 
 
-def test_every_file_the_deploy_files_name_exists() -> None:
-    named = {(path.name, ref) for path in DEPLOY_FILES
+def test_every_file_the_deploy_files_and_the_docs_name_exists() -> None:
+    named = {(path.name, ref) for path in [*DEPLOY_FILES, *DOCS]
              for ref in REPO_PATH.findall(path.read_text())}
     assert ("probes.yaml", "deploy/prometheus/kubernetes.yml") in named
     for where, ref in named:

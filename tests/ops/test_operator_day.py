@@ -56,7 +56,7 @@ def prefix(machine_url: str) -> Iterator[str]:
 # -- commands that change something need a server --------------------------------
 
 
-@pytest.mark.parametrize("argv", [
+CHANGING = [
     ["push", "k", "1"],
     ["limits", "set", "max_items_per_user=5"],
     ["limits", "sync"],
@@ -64,15 +64,27 @@ def prefix(machine_url: str) -> Iterator[str]:
     ["acl", "apply", "--user", "alice"],
     ["snapshot", "restore", "--sqlite", "snap.db"],
     ["snapshot", "run", "--once", "--sqlite", "snap.db"],
-], ids=lambda argv: "-".join(argv[:2]))
-def test_a_changing_command_without_a_url_exits_2_as_health_does(argv: list[str],
-                                                                 tmp_path: Path) -> None:
-    done = subprocess.run([CLI, *argv], cwd=tmp_path, capture_output=True, text=True,
-                          env={k: v for k, v in os.environ.items()
-                               if not k.startswith("SYNTHA_")}, timeout=60)
-    assert done.returncode == 2, done.stderr
+]
+
+
+def test_a_changing_command_without_a_url_exits_2_as_health_does(tmp_path: Path) -> None:
+    done = subprocess.run([CLI, "push", "k", "1"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={k: v for k, v in os.environ.items()
+                                                      if not k.startswith("SYNTHA_")})
+    assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("error: no Redis URL given (--redis-url or SYNTHA_REDIS_URL)")
-    assert "--embedded" in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize("argv", CHANGING, ids=lambda argv: "-".join(argv[:2]))
+def test_every_changing_command_refuses_the_throwaway_store(
+        argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SYNTHA_REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: no Redis URL given")
+    assert "--embedded" in err
     assert not (tmp_path / "snap.db").exists()  # not even the snapshot was opened
 
 
