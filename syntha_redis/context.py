@@ -47,6 +47,7 @@ DATABASE_KEYWORDS = frozenset(
         "db_path",
         "max_overflow",
         "pool_recycle",
+        "connect_timeout",
     }
 )
 

@@ -63,13 +63,20 @@ SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
 # Redis losing its data loses this marker too, which is how the loss is seen.
 EPOCH = "epoch"
 RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
+# The snapshot capture's floor in the stream, and deletions no trim may lose
+# (see lua/_prelude.lua capture_floor() and syntha_redis.snapshot.capture).
+CAPTURED = "captured"
+GONE = "gone"
+# The snapshot database that is this user's system of record (persistence.py).
+SNAPSHOT_DB = "snapshot-db"
 LIMITS = "limits"  # the user's copy of the deployment's limits (syntha_redis.core.limits)
 
 # The user's keys its own processes write (a tenant's ACL: read and write);
 # LIMITS is not among them: a tenant may read its limits, never change them.
 WRITABLE = (ITEM, ITEMS, EXPIRY, ROUTES, GLOBAL, DIRECT, TOPIC_ITEMS, TOPIC_SUBSCRIBERS,
             AGENT_TOPICS, TOPICS, SUBSCRIBED_AGENTS, POST_PERMISSIONS, PERMISSION_AGENTS,
-            VERSION, BYTES, STREAM, OPERATION, SWEEP_LEASE, EPOCH, RESTORING)
+            VERSION, BYTES, STREAM, OPERATION, SWEEP_LEASE, EPOCH, RESTORING, CAPTURED, GONE,
+            SNAPSHOT_DB)
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
@@ -224,6 +231,18 @@ class UserKeys:
     @property
     def restoring(self) -> str:
         return self.root + RESTORING
+
+    @property
+    def captured(self) -> str:
+        return self.root + CAPTURED
+
+    @property
+    def gone(self) -> str:
+        return self.root + GONE
+
+    @property
+    def snapshot_db(self) -> str:
+        return self.root + SNAPSHOT_DB
 
 
 def user_of_root(root: str) -> str:

@@ -5,5 +5,5 @@
 -- Returns {pruned, remaining_expired}
 local now = now_ms()
 local pruned = prune(now)
-trim_by_age(now)
+trim(now)
 return {pruned, redis.call('ZCOUNT', K_EXP, '-inf', now)}

@@ -2,7 +2,9 @@
 
     GET /health   200 while the process can answer (liveness; Redis not asked)
     GET /ready    200 if Redis answers and the scripts are loaded (loading the
-                  missing ones), else 503; the body is the HealthReport as JSON
+                  missing ones), else 503; the body is the HealthReport as JSON,
+                  with the snapshot's lag and why its capture fails, if it does
+                  (the given snapshotter's, else the mesh-wide reading's)
     GET /metrics  Prometheus text: this process's counters (the default registry,
                   ``metrics`` extra), and with ``mesh_metrics`` the mesh-wide
                   gauges read from Redis (``syntha_redis.ops.fleet_metrics``)
@@ -22,15 +24,16 @@ import json
 import logging
 import socket
 import threading
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from syntha_redis.core.config import Settings
-from syntha_redis.core.health import check_health, unreachable
+from syntha_redis.core.health import SnapshotSource, check_health, unreachable
 from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
-from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics
+from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics, FleetReading
 
 __all__ = ["ProbeServer", "start_http_server"]
 
@@ -86,16 +89,40 @@ def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> Thread
         ) from None
 
 
+@dataclass(frozen=True)
+class _FleetLag:
+    """The mesh-wide reading's snapshot figures, as health reads a snapshot."""
+
+    entries: int
+    seconds: float
+    gaps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _FleetSnapshot:
+    """The snapshot as the mesh-wide reading sees it (no snapshotter of this process)."""
+
+    reading: FleetReading
+    problem: str | None = None
+
+    def lag(self) -> _FleetLag:
+        return _FleetLag(self.reading.snapshot_pending or 0,
+                         self.reading.snapshot_lag_seconds or 0.0)
+
+
 class ProbeServer:
     """A running probe server; ``close()`` stops it."""
 
     def __init__(self, settings: Settings, port: int, host: str,
-                 mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0) -> None:
+                 mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0,
+                 snapshot: SnapshotSource | None = None) -> None:
         self.settings = settings
+        self._snapshot = snapshot
         # built at first use: a cluster client connects when it is built, and the
         # probes must serve (liveness, a 503 /ready) while Redis is down
         self._store: Store | None = None
         self._fleet: FleetMetrics | None = None
+        self._fleet_lag: FleetMetrics | None = None  # /ready's reading, with no snapshot given
         self._mesh_metrics = (mesh_metrics, mesh_metrics_max_age)
         probes = self
 
@@ -144,6 +171,17 @@ class ProbeServer:
                 return None
         return self._fleet
 
+    def _snapshot_source(self, store: Store) -> SnapshotSource | None:
+        """The given snapshotter, else the snapshot as the whole mesh's reading
+        sees it (None while no snapshotter has ever run)."""
+        if self._snapshot is not None:
+            return self._snapshot
+        self._fleet_lag = self._fleet_lag or FleetMetrics(store, self._mesh_metrics[1])
+        reading = self._fleet_lag.reading()
+        if reading.snapshot_lag_seconds is None:
+            return None
+        return _FleetSnapshot(reading)
+
     def answer(self, path: str) -> tuple[HTTPStatus, str, bytes]:
         """(status, content type, body) for a GET of ``path``."""
         if path == "/health":
@@ -154,7 +192,8 @@ class ProbeServer:
             except SynthaError as e:
                 report = unreachable(self.settings, e)
             else:
-                report = check_health(store, load_scripts=True)
+                report = check_health(store, backend=self._snapshot_source(store),
+                                      load_scripts=True)
             ready = report.status != "unhealthy"
             status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
             return _json(status, {"ready": ready, **report.model_dump(mode="json")})
@@ -177,7 +216,8 @@ class ProbeServer:
 
 def start_http_server(settings: Settings, port: int = 8000, host: str = "0.0.0.0",
                       mesh_metrics: bool = False,
-                      mesh_metrics_max_age: float = 5.0) -> ProbeServer:
+                      mesh_metrics_max_age: float = 5.0,
+                      snapshot: SnapshotSource | None = None) -> ProbeServer:
     """Serve ``/health``, ``/ready`` and ``/metrics`` for ``settings``'s Redis.
 
     ``host`` defaults to every interface, as Kubernetes probes and Prometheus
@@ -186,6 +226,8 @@ def start_http_server(settings: Settings, port: int = 8000, host: str = "0.0.0.0
     adds the mesh-wide gauges to ``/metrics``: turn it on in one service per
     mesh (``syntha-redis serve`` does), not in every worker. A reading of the
     mesh costs ~35 ms per 1,000 users and is reused for ``mesh_metrics_max_age``
-    seconds.
+    seconds. ``snapshot`` (a ``Snapshotter``, or a mesh's ``db_backend``) gives
+    ``/ready`` its lag and capture failures; without it ``/ready`` reads the
+    lag of the whole mesh.
     """
-    return ProbeServer(settings, port, host, mesh_metrics, mesh_metrics_max_age)
+    return ProbeServer(settings, port, host, mesh_metrics, mesh_metrics_max_age, snapshot)

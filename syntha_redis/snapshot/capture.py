@@ -8,6 +8,14 @@ stay pending; after ``claim_idle_ms`` any live snapshotter takes them over
 version, so this at-least-once delivery neither loses nor duplicates rows,
 and any number of snapshotter processes can share the work.
 
+Nothing is lost silently. While a snapshot captures a user, no script trims
+the user's stream past the capture's floor (``<root>captured``, moved by
+``lua/snapshot_advance.lua`` after each acknowledgement), and deletions are
+also kept where no trim reaches (``<root>gone``). Every pass checks each
+user's floor; a floor gone from the stream (the hard cap, an operator's
+XTRIM, a stream deleted) is a gap: the user is captured in full from Redis's
+state, with those deletions, before the pass moves on (``recapture``).
+
 Events carry no values: a pushed/updated event makes the snapshotter read the
 item hash, and it stores whatever version it finds there (a newer version is
 as true as the event's; a missing hash means a deletion or expiry event
@@ -38,12 +46,16 @@ from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
-__all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
+__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "tokens", "FLOOR_TTL_MS"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
 ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 CHUNK = 64  # streams per pipelined read
+# A user's capture floor lapses after this long without a capture (its
+# snapshot was turned off): then its stream is trimmed by length again.
+FLOOR_TTL_MS = 7 * 86_400_000
+NO_FLOOR = "0-0"  # floor of a user no capture has acknowledged anything of yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,16 @@ class Entry:
 
     def get(self, name: str) -> str:
         return self.fields.get(name.encode(), b"").decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """What the snapshot has not captured yet: stream entries, the age of the oldest
+    (seconds) and the users whose unread entries are gone (a full capture is due)."""
+
+    entries: int = 0
+    seconds: float = 0.0
+    gaps: tuple[str, ...] = ()
 
 
 def tokens(csv: str | bytes | None) -> list[str]:
@@ -103,6 +125,8 @@ class Snapshotter:
         # active user behind for good.
         self.forget_idle_ms = forget_idle_ms
         self.rows_written = 0
+        self.recaptures = 0  # full captures after a gap
+        self.failure: str | None = None  # why the last pass failed (None: it did not)
         # A trusted worker (admin credentials) also keeps what tenants may not
         # restore themselves: the scripts and the users' copies of the limits.
         self.maintain_every = maintain_every
@@ -130,10 +154,11 @@ class Snapshotter:
             on_redis_failure: Callable[[], None] | None = None) -> None:
         """Capture until ``stop()`` is true; sleeps ``poll_interval`` when idle.
 
-        Outlives its servers: a pass that fails (Redis or the database away)
-        is logged and retried with a backoff up to 5 s. Its entries stay
-        pending and are written first on the next pass, so nothing is lost.
-        ``on_redis_failure`` is called when a pass could not reach Redis.
+        Outlives its servers: a pass that fails (Redis or the database away,
+        a permission denied, or a bug) is logged and retried with a backoff up
+        to 5 s; ``failure`` says why until a pass succeeds again. Its entries
+        stay pending and are written first on the next pass, so nothing is
+        lost. ``on_redis_failure`` is called when a pass could not reach Redis.
         """
         backoff = self.poll_interval
         while not stop():
@@ -142,12 +167,17 @@ class Snapshotter:
                     self._next_maintenance = time.monotonic() + self.maintain_every
                     self.maintain()
                 busy = self.run_once() > 0
-                backoff = self.poll_interval
+                backoff, self.failure = self.poll_interval, None
             except SynthaError as e:
+                self.failure = e.message
                 log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
                 busy, backoff = False, min(backoff * 2, 5.0)
                 if on_redis_failure is not None and isinstance(e, SynthaConnectionError):
                     on_redis_failure()
+            except Exception as e:  # a capture thread must not die: say why it stalls
+                self.failure = f"{type(e).__name__}: {e}"
+                log.exception("snapshot capture failed, retrying in %.1fs", backoff)
+                busy, backoff = False, min(backoff * 2, 5.0)
             if not busy:
                 sleep(backoff)
 
@@ -180,6 +210,8 @@ class Snapshotter:
             self._next_forget = now + max(self.forget_idle_ms / 1000 / 6, 0.01)
         for start in range(0, len(users), CHUNK):
             chunk = users[start : start + CHUNK]
+            for user in self.gaps(chunk):
+                self.recapture(user)
             self._backlog = self._read_new(chunk)
             if claim:
                 self._backlog += self._claim(chunk)
@@ -212,6 +244,7 @@ class Snapshotter:
         self.rows_written += len(batch)
         self._ack(entries)
         self._backlog = []
+        self._advance(entries)
         return len(entries)
 
     # -- reading the streams -------------------------------------------------------------
@@ -226,9 +259,10 @@ class Snapshotter:
         entries: list[Entry] = []
         grouped = []
         for user, stream, reply in zip(users, streams, replies, strict=True):
-            if isinstance(reply, redis.ResponseError):
+            if isinstance(reply, Exception):
                 # no group, or (fakeredis) no stream: create the group if there is one
-                if "NOGROUP" not in str(reply) and "requires the key" not in str(reply):
+                if not isinstance(reply, redis.ResponseError) or (
+                        "NOGROUP" not in str(reply) and "requires the key" not in str(reply)):
                     raise translate_error(reply, self.settings, "XREADGROUP")
                 if self._create_group(user, stream):
                     grouped.append(user)
@@ -244,7 +278,8 @@ class Snapshotter:
 
         No MKSTREAM: a user's idle stream expires by design and must not be
         recreated here. A new group means the user's earlier history may have
-        been trimmed, so the user's current state is captured in full once.
+        been trimmed (or the stream deleted and written anew), so the user's
+        current state is captured in full once.
         Returns whether the group exists now.
         """
         try:
@@ -257,7 +292,7 @@ class Snapshotter:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
-        capture_user(self, user_id)
+        self.recapture(user_id)
         return True
 
     def _claim(self, users: list[str]) -> list[Entry]:
@@ -383,40 +418,118 @@ class Snapshotter:
                     found.append(row)
         return found
 
+    # -- gaps: the capture floor (lua/snapshot_advance.lua) --------------------------
+
+    def gaps(self, users: list[str]) -> list[str]:
+        """The users whose stream lost entries this capture had not acknowledged."""
+        replies = self._store.execute_scripts(
+            [ScriptCall("snapshot_advance", self.user_keys(u).root, ("", "0", "0"))
+             for u in users])
+        return [u for u, reply in zip(users, replies, strict=True) if int(reply[0]) == 0]
+
+    def recapture(self, user_id: str) -> int:
+        """Capture ``user_id`` in full from Redis (with the deletions kept for the
+        snapshot), then start its floor at the stream's first entry: what came
+        before is in the capture. Returns the rows written."""
+        first = self.call(self.client.xrange, self.user_keys(user_id).stream, count=1)
+        written = capture_user(self, user_id)
+        floor = text(first[0][0]) if first else NO_FLOOR
+        self._store.execute_scripts([ScriptCall(
+            "snapshot_advance", self.user_keys(user_id).root, (floor, FLOOR_TTL_MS, "1"))])
+        self.recaptures += 1
+        return written
+
+    def _advance(self, entries: list[Entry]) -> None:
+        """Move each user's floor up to what this capture group acknowledged; a user
+        whose floor was lost meanwhile is captured in full."""
+        last: dict[str, bytes] = {}
+        for e in entries:
+            if e.user_id not in last or _id(e.id) > _id(last[e.user_id]):
+                last[e.user_id] = e.id
+        users = sorted(last)
+        pipe = self.client.pipeline(transaction=False)
+        for user in users:
+            pipe.xpending(self.user_keys(user).stream, self.group)
+        floors = []
+        for user, pending in zip(users, self.call(pipe.execute), strict=True):
+            oldest = pending["min"]  # another consumer's entries, or a failed write's
+            floor = last[user] if oldest is None or _id(last[user]) < _id(oldest) else oldest
+            floors.append(text(floor))
+        replies = self._store.execute_scripts(
+            [ScriptCall("snapshot_advance", self.user_keys(u).root, (f, FLOOR_TTL_MS, "0"))
+             for u, f in zip(users, floors, strict=True)])
+        for user, reply in zip(users, replies, strict=True):
+            if int(reply[0]) == 0:
+                self.recapture(user)
+
     # -- lag ---------------------------------------------------------------------------
 
-    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
-        """Age of the oldest entry not yet acknowledged, over ``users`` (0 = caught up)."""
+    def lag(self, users: Iterable[str] | None = None) -> Lag:
+        """What is not captured over ``users``: entries, age of the oldest, gaps.
+
+        Entries not yet acknowledged count, and so does a gap (a user whose
+        unread entries are gone): its lag runs from its floor until the full
+        capture, so it is never 0 while rows are missing.
+        """
         now_s, now_us = self.call(self.client.time)
         now_ms = int(now_s) * 1000 + int(now_us) // 1000
-        waiting = self.oldest_waiting(users)
-        return 0.0 if waiting is None else max(0.0, (now_ms - waiting) / 1000)
+        chosen = list(users if users is not None else self._users())
+        gaps = self.gaps(chosen)
+        entries, oldest = 0, None
+        for user in chosen:
+            waiting, count = self._waiting(user)
+            if user in gaps:
+                floor = text(self.call(self.client.get, self.user_keys(user).captured) or b"")
+                waiting = min(waiting or now_ms, _ms(floor) if floor else now_ms)
+                count = max(count, 1)
+            entries += count
+            if waiting is not None:
+                oldest = waiting if oldest is None else min(oldest, waiting)
+        seconds = 0.0 if oldest is None else max(0.001 if entries else 0.0,
+                                                 (now_ms - oldest) / 1000)
+        return Lag(entries, seconds, tuple(gaps))
 
-    def oldest_waiting(self, users: Iterable[str] | None = None) -> int | None:
-        """Time (ms) of the oldest entry not yet acknowledged, None if there is none."""
-        oldest: int | None = None
-        for user in users if users is not None else self._users():
-            stream = self.user_keys(user).stream
-            try:
-                groups = self.client.xinfo_groups(stream)
-            except redis.ResponseError:
-                continue  # no stream: nothing is waiting
-            except redis.RedisError as e:
-                raise translate_error(e, self.settings, "XINFO GROUPS") from e
-            ours = [g for g in groups if text(g["name"]) == self.group]
-            start = "-"  # no group yet: the whole stream is waiting
-            found = []
-            if ours:
-                start = f"({text(ours[0]['last-delivered-id'])}"
-                if ours[0]["pending"]:
-                    summary = self.call(self.client.xpending, stream, self.group)
-                    if summary["min"] is not None:  # acknowledged since XINFO answered
-                        found.append(_ms(summary["min"]))
-            after = self.call(self.client.xrange, stream, start, count=1)
-            found += [_ms(after[0][0])] if after else []
-            if found:
-                oldest = min(found + ([] if oldest is None else [oldest]))
-        return oldest
+    @property
+    def problem(self) -> str | None:
+        """Why the capture does not run (its last pass failed), None while it does."""
+        return None if self.failure is None else f"the snapshot capture fails: {self.failure}"
+
+    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
+        """Age of the oldest change not captured yet, over ``users`` (0 = caught up)."""
+        return self.lag(users).seconds
+
+    def _waiting(self, user: str) -> tuple[int | None, int]:
+        """(time in ms of the oldest entry not acknowledged, how many) in one stream."""
+        stream = self.user_keys(user).stream
+        try:
+            groups = self.client.xinfo_groups(stream)
+        except redis.ResponseError as e:
+            if "no such key" in str(e).lower():
+                return None, 0  # no stream: nothing is waiting
+            raise translate_error(e, self.settings, "XINFO GROUPS") from e
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, "XINFO GROUPS") from e
+        ours = [g for g in groups if text(g["name"]) == self.group]
+        if not ours:  # no group yet: the whole stream is waiting
+            first = self.call(self.client.xrange, stream, count=1)
+            return (_ms(first[0][0]) if first else None), int(self.call(self.client.xlen, stream))
+        group, oldest = ours[0], []
+        pending = int(group["pending"])
+        if pending:
+            summary = self.call(self.client.xpending, stream, self.group)
+            if summary["min"] is None:  # acknowledged since XINFO answered
+                pending = 0
+            else:
+                oldest.append(_ms(summary["min"]))
+        unread = 0
+        after = self.call(self.client.xrange, stream, f"({text(group['last-delivered-id'])}",
+                          count=1)
+        if after:
+            oldest.append(_ms(after[0][0]))
+            # Redis cannot count past a deleted entry (lag nil): the length bounds it
+            unread = max(1, int(group["lag"] if group.get("lag") is not None
+                                else self.call(self.client.xlen, stream)))
+        return (min(oldest) if oldest else None), pending + unread
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -427,3 +540,8 @@ class Snapshotter:
 
 def _ms(entry_id: str | bytes) -> int:
     return int(text(entry_id).split("-")[0])
+
+
+def _id(entry_id: str | bytes) -> tuple[int, int]:
+    ms, _, seq = text(entry_id).partition("-")
+    return int(ms), int(seq or 0)

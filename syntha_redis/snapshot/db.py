@@ -73,6 +73,7 @@ class SnapshotDB(ABC):
 
     def __init__(self, table_prefix: str) -> None:
         self.tables = Tables(validate_table_prefix(table_prefix))
+        self._migrated = False  # a database away at start is migrated on first use
         t, sql = self.tables, self.dialect.sql
         # the version guard: how any set of rows merges into the items table
         self._merge_items = (
@@ -157,12 +158,18 @@ class SnapshotDB(ABC):
                     (version, description, int(time.time() * 1000)),
                 )
                 applied.append(version)
+        self._migrated = True
         return applied
+
+    def _ready(self) -> None:
+        if not self._migrated:
+            self.migrate()
 
     # -- writes ----------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
         """Write ``batch`` in one transaction (its newest rows only)."""
+        self._ready()
         batch = batch.latest()
         dump = self.dialect.dump_list
         with self.transaction() as cur:
@@ -196,6 +203,7 @@ class SnapshotDB(ABC):
             f"SELECT {ITEM_COLUMNS} FROM {t.items} i WHERE i.user_id = %s AND NOT i.deleted "
             f"AND i.version > {self._cleared} ORDER BY i.key"
         )
+        self._ready()
         with self.transaction() as cur:
             cur.execute(query, (user_id, user_id))
             rows = cur.fetchall()
@@ -212,6 +220,7 @@ class SnapshotDB(ABC):
             f"SELECT user_id, agent, kind, topics, version FROM {t.agents} a "
             f"WHERE a.user_id = %s AND a.version > {self._cleared} ORDER BY agent, kind"
         )
+        self._ready()
         with self.transaction() as cur:
             cur.execute(query, (user_id, user_id))
             rows = cur.fetchall()
@@ -226,12 +235,14 @@ class SnapshotDB(ABC):
             f"UNION ALL SELECT MAX(version) FROM {t.agents} WHERE user_id = %s "
             f"UNION ALL SELECT cleared_version FROM {t.users} WHERE user_id = %s) AS versions"
         )
+        self._ready()
         with self.transaction() as cur:
             cur.execute(query, (user_id, user_id, user_id))
             row = cur.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def users(self) -> list[str]:
+        self._ready()
         t = self.tables
         with self.transaction() as cur:
             cur.execute(
@@ -261,7 +272,11 @@ class PostgresDB(SnapshotDB):
     dialect = POSTGRES
 
     def __init__(self, conninfo: str, table_prefix: str = "syntha_",
-                 pool: PoolSizes | None = None) -> None:
+                 pool: PoolSizes | None = None, connect_timeout: float | None = None,
+                 wait: bool = True) -> None:
+        """``connect_timeout`` (seconds, default the pool timeout) bounds the wait
+        for the first connections; with ``wait=False`` the pool keeps trying in
+        the background and the first statement waits for it."""
         super().__init__(table_prefix)
         require_postgres_extra()
         import psycopg
@@ -282,8 +297,11 @@ class PostgresDB(SnapshotDB):
             max_lifetime=sizes.max_lifetime,
             open=False,
         )
+        if not wait:
+            self.pool.open(wait=False)
+            return
         try:
-            self.pool.open(wait=True, timeout=sizes.timeout)
+            self.pool.open(wait=True, timeout=connect_timeout or sizes.timeout)
         except self._errors as e:
             self.pool.close()
             raise self._translate(e) from e

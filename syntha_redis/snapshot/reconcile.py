@@ -8,10 +8,10 @@ user's whole current state, version-guarded like any batch.
 It writes what Redis holds and nothing about what Redis lacks: an item or an
 agent missing from Redis may have been lost with Redis's data (an empty
 restart, a failover), and only an explicit delete, ``clear()`` or an expiry
-makes a tombstone. A deletion whose event was trimmed from the stream before
-any snapshotter read it therefore stays live in the snapshot; the stream's
-retention (``stream_max_length``, ``stream_max_age_seconds``) must exceed the
-snapshot's lag, which ``lag_seconds()`` and the metrics report.
+makes a tombstone. The deletions whose events the capture may not have read
+are the ones the scripts keep in ``<root>gone`` while a snapshot captures
+the user (``lua/_prelude.lua``): they are written as tombstones here, so a
+deletion survives any trim of the stream.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
 __all__ = ["capture_user"]
+
+CLEARED = b"*cleared"  # the member of <root>gone that stands for clear()
 
 
 class Snapshotter(Protocol):
@@ -47,6 +49,12 @@ def capture_user(snap: Snapshotter, user_id: str) -> int:
     toks = sorted(m.decode() for m in snap.call(client.smembers, uk.items))
     batch = Batch(items=snap.read_items([(user_id, t) for t in toks]))
     batch.agents += _agents(snap, user_id, before)
+    for tok, version in snap.call(client.zrange, uk.gone, 0, -1, withscores=True):
+        if tok == CLEARED:
+            batch.clears.append((user_id, int(version)))
+        else:
+            batch.items.append(ItemRow(user_id, keys.decode(tok), None, [], [], None,
+                                       int(version), 0, None, deleted=True))
     snap.db.write(batch)
     return len(batch)
 
