@@ -49,7 +49,6 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.store import CommandCall, ScriptCall, Store
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
-    SynthaConnectionError,
     SynthaError,
     SynthaPersistenceError,
 )
@@ -162,10 +161,10 @@ def create_database_backend(backend_type: str, **database: Any) -> SnapshotDB:
         db = PostgresDB(_conninfo(database), pool=_pool_sizes(settings, database),
                         connect_timeout=float(database.get("connect_timeout")
                                               or DEFAULT_CONNECT_TIMEOUT), wait=wait)
-    try:
-        db.migrate()
-    except SynthaConnectionError:
-        if wait:
+    if wait:  # else the first statement migrates it (SnapshotDB._ready)
+        try:
+            db.migrate()
+        except SynthaError:
             db.close()
             raise
     return db
@@ -337,7 +336,7 @@ class SnapshotBackend:
     @property
     def problem(self) -> str | None:
         """Why this mesh's changes do not reach the snapshot, None while they do."""
-        return self._worker.problem
+        return self.db.problem or self._worker.problem
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every change of this user so far is in the snapshot."""

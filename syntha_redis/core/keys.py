@@ -59,9 +59,10 @@ STREAM = "events"  # change stream
 WAKE_CHANNEL = "wake"  # sharded pub/sub channel: "something changed"
 OPERATION = "op:"  # result of an applied operation id (safe retries)
 SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
-# Set once the user's snapshot is back in Redis (see syntha_redis.snapshot.guard).
-# Redis losing its data loses this marker too, which is how the loss is seen.
-EPOCH = "epoch"
+# Set once the user's snapshot is back in Redis (see syntha_redis.snapshot.guard),
+# one per snapshot database ("epoch:<its capture group>"). Redis losing its data
+# loses this marker too, which is how the loss is seen.
+EPOCH = "epoch:"
 RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
 # The snapshot capture's floor in the stream, and deletions no trim may lose
 # (see lua/_prelude.lua capture_floor() and syntha_redis.snapshot.capture).
@@ -224,9 +225,9 @@ class UserKeys:
     def wake_channel(self) -> str:
         return self.root + WAKE_CHANNEL
 
-    @property
-    def epoch(self) -> str:
-        return self.root + EPOCH
+    def epoch(self, capture_group: str) -> str:
+        """The epoch marker of the snapshot database whose capture group is named."""
+        return self.root + EPOCH + capture_group.rsplit(":", 1)[-1]
 
     @property
     def restoring(self) -> str:

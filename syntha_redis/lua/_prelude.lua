@@ -28,18 +28,17 @@ local K_STREAM = ROOT .. 'events'
 local K_WAKE = ROOT .. 'wake'
 local K_OP = ROOT .. 'op:'
 local K_SWEEP = ROOT .. 'sweep'
-local K_EPOCH = ROOT .. 'epoch'
 local K_LIMITS = ROOT .. 'limits'
 local K_CAPTURED = ROOT .. 'captured'
 local K_GONE = ROOT .. 'gone'
 
--- A mesh with a snapshot passes a second key (KEYS[2], its epoch marker) to
--- ask for this guard. The marker is set once the user's snapshot is back in
+-- A mesh with a snapshot passes a second key (KEYS[2], its snapshot database's
+-- epoch marker, '<root>epoch:<database>') to ask for this guard. The marker is set once the user's snapshot is back in
 -- Redis; a Redis that lost its data (empty restart, FLUSHDB, a failover to an
 -- empty replica) lost the marker too, so no call acts on the lost keyspace:
 -- the client restores it from the snapshot and calls again
 -- (syntha_redis/snapshot/guard.py).
-if KEYS[2] and redis.call('EXISTS', K_EPOCH) == 0 then
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then
   return redis.error_reply('SYNTHA_RESTORE_NEEDED the user keyspace has no epoch marker')
 end
 

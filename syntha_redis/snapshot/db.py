@@ -126,6 +126,11 @@ class SnapshotDB(ABC):
         """Where the snapshot lives, without secrets."""
 
     @property
+    def problem(self) -> str | None:
+        """Why the database cannot be used yet, None when nothing is known against it."""
+        return None
+
+    @property
     def capture_group(self) -> str:
         """The stream consumer group that captures into this database.
 
@@ -355,6 +360,15 @@ class PostgresDB(SnapshotDB):
 
     def describe(self) -> str:
         return self._where
+
+    @property
+    def problem(self) -> str | None:
+        if self._migrated:
+            return None  # any later outage shows as a failed capture
+        stats = self.pool.get_stats()
+        if stats.get("connections_errors") and not stats.get("pool_available"):
+            return f"cannot reach Postgres at {self._where} (started without it)"
+        return None
 
 
 def _pool_errors() -> type[Exception]:

@@ -115,7 +115,8 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
     # Last: the epoch marker says the snapshot is back, and lets guarded calls
     # through (syntha_redis.snapshot.guard).
     marker = f"restored {report.applied} rows at {int(time.time() * 1000)} by {_worker_id()}"
-    store.execute(CommandCall(("SET", root + keys.EPOCH, marker)))
+    epoch = keys.UserKeys(settings.key_prefix, user_id).epoch(db.capture_group)
+    store.execute(CommandCall(("SET", epoch, marker)))
     return report
 
 
