@@ -47,7 +47,7 @@ DATABASE_KEYWORDS = frozenset(
         "db_path",
         "max_overflow",
         "pool_recycle",
-        "connect_timeout",
+        "db_connect_timeout",
     }
 )
 

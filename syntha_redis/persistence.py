@@ -27,7 +27,7 @@ Durability tells the truth: a capture that cannot run (a permission denied,
 the database away) shows in ``health()`` with its reason; in async mode a
 mesh starts with the database down (writes flow, health is degraded, the
 snapshot catches up later); in sync mode it fails at start within
-``connect_timeout`` seconds, and a write whose rows cannot be committed
+``db_connect_timeout`` seconds, and a write whose rows cannot be committed
 raises instead of returning.
 """
 
@@ -141,7 +141,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds a mesh waits for its snapshot database 
 def create_database_backend(backend_type: str, **database: Any) -> SnapshotDB:
     """A migrated snapshot database, as Syntha's factory of the same name.
 
-    ``connect_timeout`` (seconds) bounds the wait for Postgres; with
+    ``db_connect_timeout`` (seconds) bounds the wait for Postgres; with
     ``wait=False`` a database that cannot be reached yet is returned anyway,
     and migrated on its first use (async durability starts without it).
     """
@@ -159,7 +159,7 @@ def create_database_backend(backend_type: str, **database: Any) -> SnapshotDB:
         db = SqliteDB(str(database.get("db_path") or DEFAULT_DB_PATH))
     else:
         db = PostgresDB(_conninfo(database), pool=_pool_sizes(settings, database),
-                        connect_timeout=float(database.get("connect_timeout")
+                        connect_timeout=float(database.get("db_connect_timeout")
                                               or DEFAULT_CONNECT_TIMEOUT), wait=wait)
     if wait:  # else the first statement migrates it (SnapshotDB._ready)
         try:

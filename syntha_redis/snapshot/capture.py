@@ -450,14 +450,20 @@ class Snapshotter:
         pipe = self.client.pipeline(transaction=False)
         for user in users:
             pipe.xpending(self.user_keys(user).stream, self.group)
-        floors = []
-        for user, pending in zip(users, self.call(pipe.execute), strict=True):
+        floors: dict[str, str] = {}
+        for user, pending in zip(users, self.call(pipe.execute, raise_on_error=False),
+                                 strict=True):
+            if isinstance(pending, redis.ResponseError):
+                continue  # the stream is gone since (a flush): the next pass sees it
+            if isinstance(pending, Exception):
+                raise translate_error(pending, self.settings, "XPENDING")
             oldest = pending["min"]  # another consumer's entries, or a failed write's
             floor = last[user] if oldest is None or _id(last[user]) < _id(oldest) else oldest
-            floors.append(text(floor))
+            floors[user] = text(floor)
         replies = self._store.execute_scripts(
             [ScriptCall("snapshot_advance", self.user_keys(u).root, (f, FLOOR_TTL_MS, "0"))
-             for u, f in zip(users, floors, strict=True)])
+             for u, f in floors.items()])
+        users = list(floors)
         for user, reply in zip(users, replies, strict=True):
             if int(reply[0]) == 0:
                 self.recapture(user)

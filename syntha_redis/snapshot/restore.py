@@ -23,7 +23,7 @@ from syntha_redis.core.codec import text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.store import CommandCall, ScriptCall, Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaPersistenceError
-from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row
+from syntha_redis.snapshot.capture import FLOOR_TTL_MS, ITEM_FIELDS, NO_FLOOR, item_row
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import AgentRow, ItemRow
 
@@ -112,6 +112,8 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
         # the user has a mesh again: let snapshotters find it (the registry
         # may have been lost with the rest of Redis)
         store.execute(registry.announce(settings.key_prefix, user_id))
+    # a snapshot captures this user: no trim outruns it (lua/_prelude.lua)
+    store.execute(CommandCall(("SET", root + keys.CAPTURED, NO_FLOOR, "NX", "PX", FLOOR_TTL_MS)))
     # Last: the epoch marker says the snapshot is back, and lets guarded calls
     # through (syntha_redis.snapshot.guard).
     marker = f"restored {report.applied} rows at {int(time.time() * 1000)} by {_worker_id()}"

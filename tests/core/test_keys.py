@@ -55,7 +55,7 @@ def test_lua_derives_names_with_the_suffixes_of_keys_py() -> None:
         keys.TOPIC_ITEMS, keys.TOPIC_SUBSCRIBERS, keys.AGENT_TOPICS, keys.TOPICS,
         keys.SUBSCRIBED_AGENTS, keys.POST_PERMISSIONS, keys.PERMISSION_AGENTS, keys.VERSION,
         keys.BYTES, keys.STREAM, keys.WAKE_CHANNEL, keys.OPERATION, keys.SWEEP_LEASE,
-        keys.EPOCH, keys.LIMITS,
+        keys.LIMITS, keys.CAPTURED, keys.GONE,
     }
     assert lua_suffixes == python_suffixes
 

@@ -291,7 +291,7 @@ def test_an_async_mesh_starts_with_postgres_down_and_catches_up(
     def mesh() -> ContextMesh:
         return ContextMesh(user_id="u", redis_url=private_redis.url, key_prefix=prefix,
                            db_backend="postgresql", connection_string=dsn,
-                           connect_timeout=1, retries=0, socket_timeout=1)
+                           db_connect_timeout=1, retries=0, socket_timeout=1)
 
     first = mesh()
     first.push("x", 0)  # the user's keyspace exists (its epoch marker is set)
@@ -321,7 +321,7 @@ def test_a_sync_mesh_fails_at_start_within_the_connect_timeout(
     started = time.monotonic()
     with pytest.raises(SynthaConnectionError):
         ContextMesh(user_id="u", redis_url=private_redis.url, key_prefix=prefix,
-                    db_backend="postgresql", durability="sync", connect_timeout=1,
+                    db_backend="postgresql", durability="sync", db_connect_timeout=1,
                     connection_string="postgresql://127.0.0.1:1/none")
     assert time.monotonic() - started < 3
 
