@@ -122,7 +122,9 @@ def _snapshot_run(args: argparse.Namespace) -> int:
             with contextlib.ExitStack() as probes:
                 if args.port is not None:
                     from syntha_redis.ops.http import start_http_server
+                    from syntha_redis.snapshot.metrics import export
 
+                    export(snap)
                     server = probes.enter_context(start_http_server(
                         settings, args.port, args.host, snapshot=snap))
                     print(f"probes: {server.url} (/health, /ready, /metrics)", flush=True)

@@ -131,6 +131,12 @@ class SnapshotDB(ABC):
         return None
 
     @property
+    def full_name(self) -> str:
+        """``describe()`` with what else tells two databases apart (options, tables)."""
+        scope = f" {self._scope}" if self._scope else ""
+        return f"{self.describe()}{scope} tables {self.tables.prefix}*"
+
+    @property
     def capture_group(self) -> str:
         """The stream consumer group that captures into this database.
 

@@ -69,13 +69,13 @@ def claim_user(settings: Settings, db: SnapshotDB, user_id: str) -> Operation[No
     it is lost with Redis's data, and the first restore claims the user again.
     """
     name = keys.UserKeys(settings.key_prefix, user_id).snapshot_db
-    mine = f"{db.capture_group} {db.describe()}"
+    mine = f"{db.capture_group} {db.full_name}"
     yield CommandCall(("SET", name, mine, "NX"))
     held = text((yield CommandCall(("GET", name))) or b"")
     if held and held.split(" ", 1)[0] != db.capture_group:
         raise SynthaConfigurationError(
             f"user {user_id!r} already keeps its snapshot in {held.split(' ', 1)[-1]}; "
-            f"this mesh names {db.describe()}",
+            f"this mesh names {db.full_name}",
             config_key="connection_string",
             suggestions=["Give every mesh of one user the same snapshot database",
                          f"To move the user: restore it from the new database, then "

@@ -341,3 +341,26 @@ def test_ready_shows_the_snapshot_lag(capped: Settings, tmp_path: Path) -> None:
         status, _, body = server.answer("/ready")
         assert b'"snapshot_lag_seconds": 0.0' in body
     db.close()
+
+
+def test_the_lag_is_exported_as_metrics(capped: Settings, tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from syntha_redis.snapshot.metrics import export
+
+    db = SqliteDB(str(tmp_path / "s.db"))
+    db.migrate()
+    snap = Snapshotter(capped, db)
+    registry = CollectorRegistry()
+    export(snap, registry)
+    mesh = ContextMesh(user_id="u", settings=capped)
+    mesh.push("x", 1)
+    snap.drain()
+    _burst(mesh, 1_000)  # beyond the hard cap: a gap
+    page = generate_latest(registry).decode()
+    assert "syntha_redis_snapshot_gap_users{group=" in page and "} 1.0" in page
+    snap.drain()
+    page = generate_latest(registry).decode()
+    assert 'syntha_redis_snapshot_lag_entries{group="' + snap.group + '"} 0.0' in page
+    assert "syntha_redis_snapshot_full_captures_total" in page
+    db.close()
