@@ -260,8 +260,13 @@ class SnapshotBackend:
         stream from being trimmed past what this snapshot captured."""
         store = Store(self.settings)  # not the mesh's: these calls need no guard
         store.run(claim_user(self.settings, self.db, self.user_id))
-        floor = keys.UserKeys(self.settings.key_prefix, self.user_id).captured
-        store.execute(CommandCall(("SET", floor, NO_FLOOR, "NX", "PX", FLOOR_TTL_MS)))
+        user_keys = keys.UserKeys(self.settings.key_prefix, self.user_id)
+        store.execute(CommandCall(("SET", user_keys.captured, NO_FLOOR, "NX", "PX",
+                                   FLOOR_TTL_MS)))
+        # A restore of no rows: the version counter goes to the server clock at least.
+        # A process that starts after a failover to a replica that missed writes saw
+        # no error to make it repair, yet hands out no version given out before.
+        store.execute(ScriptCall("restore", user_keys.root, (0, 0)))
 
     # -- the mesh store's link (syntha_redis.core.store.SnapshotLink) -----------------------
 

@@ -364,3 +364,37 @@ def test_the_lag_is_exported_as_metrics(capped: Settings, tmp_path: Path) -> Non
     assert 'syntha_redis_snapshot_lag_entries{group="' + snap.group + '"} 0.0' in page
     assert "syntha_redis_snapshot_full_captures_total" in page
     db.close()
+
+
+@pytest.mark.parametrize("durability", ["async", "sync"])
+def test_a_version_from_before_a_failover_is_refused(
+    prefix: str, tmp_path: Path, durability: str
+) -> None:
+    primary = RedisProcess().start()
+    replica = RedisProcess(extra=("--replicaof", "127.0.0.1", str(primary.port))).start()
+    proxy = Proxy("127.0.0.1", primary.port)
+    url = f"redis://127.0.0.1:{proxy.port}/0"
+    try:
+        mesh = _sqlite_mesh(url, prefix, tmp_path / "s.db", durability)
+        v1 = mesh.push("x", "one")
+        assert mesh.db_backend.flush(timeout=10)
+        promoted = redis.Redis(port=replica.port)
+        deadline = time.monotonic() + 10
+        while promoted.exists(mesh.operations.keys.item("x")) == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        promoted.replicaof("NO", "ONE")  # it will miss what follows
+        v2 = mesh.push("x", "two")
+        mesh.close()
+        proxy.down()
+        proxy.target = ("127.0.0.1", replica.port)  # the failover
+        proxy.up()
+        other = _sqlite_mesh(url, prefix, tmp_path / "s.db", durability)  # a new process
+        v3 = other.push("x", "three")
+        assert v3 > v2 > v1
+        with pytest.raises(SynthaConflictError):
+            other.push("x", "four", expected_version=v2)
+        other.close()
+    finally:
+        replica.stop()
+        primary.stop()
