@@ -128,7 +128,7 @@ end
 -- Trimming never outruns the snapshot. While a snapshot captures this user
 -- (syntha_redis/snapshot/capture.py), <root>captured holds its floor: an entry
 -- id the capture group has acknowledged every entry before ('0-0' until its
--- first pass). No trim here removes the floor or anything after it, except
+-- first pass, 'lost' once entries were trimmed before it). No trim here removes the floor or anything after it, except
 -- the hard cap (HARD_CAP times the stream max length, a memory bound): the
 -- capture then finds its floor gone and captures the user in full again.
 -- Deletions made meanwhile are also kept in the zset <root>gone (token ->
@@ -142,10 +142,19 @@ local function capture_floor()
   return floor
 end
 
--- The stream's length cap for XADD ... MAXLEN ~ (see capture_floor()).
+-- The stream's length cap for XADD ... MAXLEN ~ (see capture_floor()). Before
+-- the capture's first acknowledgement (floor '0-0') every entry is unread, so
+-- reaching the hard cap loses some: the floor says 'lost', and the capture
+-- finds the gap as if its floor had been trimmed.
 local function stream_cap()
-  if capture_floor() then return tonumber(ARGV[2]) * HARD_CAP end
-  return ARGV[2]
+  local kept = capture_floor()
+  if not kept then return ARGV[2] end
+  local cap = tonumber(ARGV[2]) * HARD_CAP
+  if kept == '0-0' and redis.call('XLEN', K_STREAM) >= cap then
+    floor = 'lost'
+    redis.call('SET', K_CAPTURED, floor, 'KEEPTTL')
+  end
+  return cap
 end
 
 -- Drop the stream's events older than the stream max age (ms since the epoch:
@@ -154,7 +163,7 @@ end
 local function trim(now)
   local cut, kept = tostring(now - tonumber(ARGV[3])), capture_floor()
   if kept then
-    if kept == '0-0' then return end  -- nothing acknowledged yet
+    if kept == '0-0' or kept == 'lost' then return end  -- nothing acknowledged yet
     if id_before(kept, cut) or redis.call('XLEN', K_STREAM) > tonumber(ARGV[2]) then
       cut = kept
     end

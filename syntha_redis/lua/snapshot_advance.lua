@@ -17,6 +17,7 @@
 --      or {0, floor} when entries after the old floor are gone (nothing changed)
 local old = redis.call('GET', K_CAPTURED)
 local new = ARGV[1]
+if ARGV[3] ~= '1' and old == 'lost' then return {0, old} end
 if ARGV[3] ~= '1' and old and old ~= '0-0' then
   local first = redis.call('XRANGE', K_STREAM, '-', '+', 'COUNT', 1)[1]
   if not first or id_before(old, first[1]) then return {0, old} end

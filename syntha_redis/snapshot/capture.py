@@ -486,7 +486,8 @@ class Snapshotter:
             waiting, count = self._waiting(user)
             if user in gaps:
                 floor = text(self.call(self.client.get, self.user_keys(user).captured) or b"")
-                waiting = min(waiting or now_ms, _ms(floor) if floor else now_ms)
+                since = _ms(floor) if floor[:1].isdigit() else (waiting or now_ms - 1)
+                waiting = min(waiting or now_ms, since)
                 count = max(count, 1)
             entries += count
             if waiting is not None:

@@ -398,3 +398,18 @@ def test_a_version_from_before_a_failover_is_refused(
     finally:
         replica.stop()
         primary.stop()
+
+
+def test_a_burst_before_the_first_acknowledgement_is_a_gap_too(
+    capped: Settings, snapdb: SnapshotDB
+) -> None:
+    mesh = ContextMesh(user_id="u", settings=capped)
+    mesh.push("first", 0)
+    snap = Snapshotter(capped, snapdb)
+    snap.drain()
+    raw = redis.Redis.from_url(capped.redis_url or "")
+    raw.set(mesh.operations.keys.root + "captured", "0-0")  # as a mesh opening sets it
+    _burst(mesh, 1_000)
+    assert snap.lag(["u"]).gaps == ("u",)
+    snap.drain()
+    assert len(_live(snapdb)) == 1_001
