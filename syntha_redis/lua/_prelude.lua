@@ -31,6 +31,7 @@ local K_SWEEP = ROOT .. 'sweep'
 local K_LIMITS = ROOT .. 'limits'
 local K_CAPTURED = ROOT .. 'captured'
 local K_GONE = ROOT .. 'gone'
+local K_SNAPSHOT_DB = ROOT .. 'snapshot-db'
 
 -- A mesh with a snapshot passes a second key (KEYS[2], its snapshot database's
 -- epoch marker, '<root>epoch:<database>') to ask for this guard. The marker is set once the user's snapshot is back in

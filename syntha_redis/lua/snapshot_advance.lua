@@ -13,18 +13,20 @@
 --         acknowledged one (an id of an entry in the stream); '' = only check
 -- ARGV[2] ttl of the floor in ms (it lapses when no snapshot captures the user)
 -- ARGV[3] '1': reset after a full capture (no gap check; the floor may go back)
--- Returns {1, floor} once moved (a later floor another snapshotter set is kept),
---      or {0, floor} when entries after the old floor are gone (nothing changed)
+-- Returns {1, floor, owner} once moved (a later floor another snapshotter set is
+--      kept), or {0, floor, owner} when entries after the old floor are gone
+--      (nothing changed); owner = the user's snapshot database record, or ''
 local old = redis.call('GET', K_CAPTURED)
+local owner = redis.call('GET', K_SNAPSHOT_DB) or ''
 local new = ARGV[1]
-if ARGV[3] ~= '1' and old == 'lost' then return {0, old} end
+if ARGV[3] ~= '1' and old == 'lost' then return {0, old, owner} end
 if ARGV[3] ~= '1' and old and old ~= '0-0' then
   local first = redis.call('XRANGE', K_STREAM, '-', '+', 'COUNT', 1)[1]
-  if not first or id_before(old, first[1]) then return {0, old} end
-  if new == '' then return {1, old} end
+  if not first or id_before(old, first[1]) then return {0, old, owner} end
+  if new == '' then return {1, old, owner} end
   if id_before(new, old) then new = old end
 end
-if new == '' then return {1, old or ''} end
+if new == '' then return {1, old or '', owner} end
 redis.call('SET', K_CAPTURED, new, 'PX', ARGV[2])
 redis.call('PEXPIRE', K_GONE, ARGV[2])
 -- deletions before the floor are captured: their records can go
@@ -36,4 +38,4 @@ if at then
     end
   end
 end
-return {1, new}
+return {1, new, owner}

@@ -46,7 +46,7 @@ from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
-__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "tokens", "FLOOR_TTL_MS"]
+__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "tokens", "FLOOR_TTL_MS", "NO_FLOOR"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
@@ -209,8 +209,8 @@ class Snapshotter:
         if forget:
             self._next_forget = now + max(self.forget_idle_ms / 1000 / 6, 0.01)
         for start in range(0, len(users), CHUNK):
-            chunk = users[start : start + CHUNK]
-            for user in self.gaps(chunk):
+            gaps, chunk = self._check_floors(users[start : start + CHUNK])
+            for user in gaps:
                 self.recapture(user)
             self._backlog = self._read_new(chunk)
             if claim:
@@ -420,12 +420,19 @@ class Snapshotter:
 
     # -- gaps: the capture floor (lua/snapshot_advance.lua) --------------------------
 
-    def gaps(self, users: list[str]) -> list[str]:
-        """The users whose stream lost entries this capture had not acknowledged."""
+    def _check_floors(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """(the users whose stream lost entries this capture had not acknowledged,
+        the users this capture serves). A user whose system of record is another
+        snapshot database (``restore.claim_user``) is not this capture's: two
+        would each move the one floor past what the other has not read."""
         replies = self._store.execute_scripts(
             [ScriptCall("snapshot_advance", self.user_keys(u).root, ("", "0", "0"))
              for u in users])
-        return [u for u, reply in zip(users, replies, strict=True) if int(reply[0]) == 0]
+        ours = [u for u, reply in zip(users, replies, strict=True)
+                if not text(reply[2]) or text(reply[2]).split(" ", 1)[0] == self.group]
+        gaps = [u for u, reply in zip(users, replies, strict=True)
+                if int(reply[0]) == 0 and u in ours]
+        return gaps, ours
 
     def recapture(self, user_id: str) -> int:
         """Capture ``user_id`` in full from Redis (with the deletions kept for the
@@ -479,8 +486,7 @@ class Snapshotter:
         """
         now_s, now_us = self.call(self.client.time)
         now_ms = int(now_s) * 1000 + int(now_us) // 1000
-        chosen = list(users if users is not None else self._users())
-        gaps = self.gaps(chosen)
+        gaps, chosen = self._check_floors(list(users if users is not None else self._users()))
         entries, oldest = 0, None
         for user in chosen:
             waiting, count = self._waiting(user)

@@ -413,3 +413,18 @@ def test_a_burst_before_the_first_acknowledgement_is_a_gap_too(
     assert snap.lag(["u"]).gaps == ("u",)
     snap.drain()
     assert len(_live(snapdb)) == 1_001
+
+
+def test_a_snapshotter_leaves_the_users_of_another_database_alone(
+    private_redis: RedisProcess, prefix: str, tmp_path: Path
+) -> None:
+    mesh = _sqlite_mesh(private_redis.url, prefix, tmp_path / "a.db")
+    mesh.push("x", 1)
+    other = SqliteDB(str(tmp_path / "b.db"))
+    other.migrate()
+    snap = Snapshotter(mesh.settings, other, users=lambda: ["u"])
+    snap.drain()
+    assert other.items("u") == [] and snap.lag().entries == 0
+    assert mesh.db_backend.flush(timeout=10) and _live(mesh.db_backend.db) == {"x": 1}
+    mesh.close()
+    other.close()
