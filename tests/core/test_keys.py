@@ -49,13 +49,13 @@ def test_distinct_users_get_distinct_roots() -> None:
 
 def test_lua_derives_names_with_the_suffixes_of_keys_py() -> None:
     prelude = (lua_dir() / "_prelude.lua").read_text()
-    lua_suffixes = set(re.findall(r"ROOT \.\. '([a-z:]+)'", prelude))
+    lua_suffixes = set(re.findall(r"ROOT \.\. '([a-z:-]+)'", prelude))
     python_suffixes = {
         keys.ITEM, keys.ITEMS, keys.EXPIRY, keys.ROUTES, keys.GLOBAL, keys.DIRECT,
         keys.TOPIC_ITEMS, keys.TOPIC_SUBSCRIBERS, keys.AGENT_TOPICS, keys.TOPICS,
         keys.SUBSCRIBED_AGENTS, keys.POST_PERMISSIONS, keys.PERMISSION_AGENTS, keys.VERSION,
         keys.BYTES, keys.STREAM, keys.WAKE_CHANNEL, keys.OPERATION, keys.SWEEP_LEASE,
-        keys.EPOCH, keys.LIMITS,
+        keys.LIMITS, keys.CAPTURED, keys.GONE, keys.SNAPSHOT_DB,
     }
     assert lua_suffixes == python_suffixes
 
