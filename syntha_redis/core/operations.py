@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from syntha_redis.core import keys, registry
+from syntha_redis.core.calls import CachedRead
 from syntha_redis.core.codec import decode_value, encode_value, text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.models import StoredItem
+from syntha_redis.core.read_cache import all_shared, freeze, thaw
 from syntha_redis.core.store import CommandCall, Operation, ScriptCall
 from syntha_redis.exceptions import (
     SynthaConflictError,
@@ -136,6 +138,36 @@ def group_by_topic(topics: list[str], items: list[StoredItem]) -> dict[str, list
     if other:
         by_topic["other"] = other
     return by_topic
+
+
+# Frozen forms of cached reads (syntha_redis.core.read_cache): what an entry
+# holds, and the caller's own copy made from it on each read.
+FrozenItem = tuple[str, Any, int, str | None, float, float | None, tuple[str, ...],
+                   tuple[str, ...]]
+
+
+def freeze_item(item: StoredItem) -> FrozenItem:
+    return (item.key, freeze(item.value), item.version, item.author, item.created_at,
+            item.expires_at, tuple(item.topics), tuple(item.subscribers))
+
+
+def thaw_item(f: FrozenItem) -> StoredItem:
+    return StoredItem.model_construct(
+        key=f[0], value=thaw(f[1]), version=f[2], author=f[3], created_at=f[4],
+        expires_at=f[5], topics=list(f[6]), subscribers=list(f[7]),
+    )
+
+
+def earliest(expiries: Iterable[float | None]) -> float | None:
+    """The first of these expiries (unix s), None if none of them expires."""
+    return min((e for e in expiries if e is not None), default=None)
+
+
+def _thaw_values(frozen: tuple[dict[str, Any], int, bool]) -> VisibleValues:
+    values, total, shared = frozen
+    if shared:  # no container values: a copy of the dict is the caller's own
+        return VisibleValues(values.items(), total)
+    return VisibleValues(((k, thaw(v)) for k, v in values.items()), total)
 
 
 # The users registry lives outside any user's slot, so a script cannot update it.
@@ -391,9 +423,19 @@ class MeshOperations:
             return None
         return self._item(key, [tok, *reply[1:]])
 
+    def cached(self, what: tuple[Any, ...], read: Operation[tuple[Any, float | None]],
+               thaw_result: Any) -> CachedRead:
+        """A read of this user the store may answer from its read cache."""
+        return CachedRead(self.keys.root, (self.keys.root, *what), read, thaw_result)
+
     def get_value(self, key: str, agent_name: str | None = None) -> Operation[Any]:
-        """Just the value (``get()``): no metadata to fetch or build."""
+        """Just the value (``get()``): no metadata to fetch or build (with the read
+        cache, the whole item, whose expiry bounds the entry)."""
         tok = self.key_token(key)
+        if self.settings.read_cache_entries:
+            agent = None if agent_name is None else self.name_token(agent_name, "agent_name")
+            return (yield self.cached(("get", tok, agent), self._frozen_value(key, agent_name),
+                                      thaw))
         if agent_name is not None:
             agent = self.name_token(agent_name, "agent_name")
             data = yield self._script("get", tok, agent, "v")
@@ -401,6 +443,11 @@ class MeshOperations:
             root = self.keys.root
             data = yield CommandCall(("HGET", root + keys.ITEM + tok, "value"), root)
         return None if data is None else decode_value(data)
+
+    def _frozen_value(self, key: str, agent_name: str | None
+                      ) -> Operation[tuple[Any, float | None]]:
+        item = yield from self.get_item(key, agent_name)
+        return (None, None) if item is None else (freeze(item.value), item.expires_at)
 
     def visible_rows(
         self, agent_name: str, with_values: bool = True
@@ -433,11 +480,24 @@ class MeshOperations:
         """``{key: value}`` of what the agent can see, oldest first (no metadata objects:
         the script sends only each key and value)."""
         agent = self.name_token(agent_name, "agent_name")
-        reply = yield self._script("visible", agent, self.settings.max_visible_items, "kv")
+        limit = self.settings.max_visible_items
+        if self.settings.read_cache_entries:
+            # every field: the entry lives until the first of the items expires
+            values = yield self.cached(("visible", agent, limit),
+                                       self._frozen_values(agent_name), _thaw_values)
+            self._cut(agent_name, len(values), values.total_visible, True)
+            return values  # type: ignore[no-any-return]
+        reply = yield self._script("visible", agent, limit, "kv")
         total = int(reply[1])
         self._cut(agent_name, (len(reply) - 2) // 2, total, True)
         return VisibleValues(((keys.decode(reply[i]), decode_value(reply[i + 1]))
                               for i in range(2, len(reply), 2)), total)
+
+    def _frozen_values(self, agent_name: str) -> Operation[tuple[Any, float | None]]:
+        _, rows, total = yield from self.visible_rows(agent_name)
+        values = {keys.decode(row[0]): freeze(decode_value(row[1])) for row in rows}
+        expires = earliest(int(row[5]) / 1000 if int(row[5]) else None for row in rows)
+        return (values, total, all_shared(values.values())), expires
 
     def visible_keys(self, agent_name: str) -> Operation[VisibleKeys]:
         _, rows, total = yield from self.visible_rows(agent_name, with_values=False)

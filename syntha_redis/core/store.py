@@ -25,8 +25,8 @@ from typing import Any, Protocol, TypeVar
 import redis
 from redis.exceptions import ClusterDownError, MasterDownError, NoScriptError, ReadOnlyError
 
-from syntha_redis.core import limits
-from syntha_redis.core.calls import Call, CommandCall, Operation, ScriptCall
+from syntha_redis.core import limits, tracking
+from syntha_redis.core.calls import CachedRead, Call, CommandCall, Operation, ScriptCall
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import (
     describe_url,
@@ -163,6 +163,7 @@ class Store:
         self.client = get_client(settings)
         self.metrics = recorder(settings)
         self.snapshot = snapshot
+        self.tracker = tracking.attach(settings)
 
     def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -172,16 +173,31 @@ class Store:
 
     def _drive(self, operation: Operation[T]) -> T:
         try:
-            call = next(operation)
+            step = next(operation)
             while True:
                 try:
-                    reply = self.execute(call)
+                    if isinstance(step, CachedRead):
+                        reply = self._cached(step)
+                    else:
+                        reply = self.execute(step)
                 except SynthaError as e:
-                    call = operation.throw(e)
+                    step = operation.throw(e)
                 else:
-                    call = operation.send(reply)
+                    step = operation.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    def _cached(self, read: CachedRead) -> Any:
+        """The read cache's copy of ``read``, else Redis's (kept for next time)."""
+        if self.tracker is None:
+            return read.thaw(self._drive(read.read)[0])
+        frozen = self.tracker.lookup(read)
+        if frozen is tracking.MISS:
+            ticket = self.tracker.cache.ticket()
+            frozen, expires_at = self._drive(read.read)
+            self.tracker.keep(ticket, read, frozen, expires_at,
+                              tracking.node_of(self.client, read.root))
+        return read.thaw(frozen)
 
     def execute(self, call: Call) -> Any:
         if self.snapshot is not None and self.snapshot.suspect:
@@ -220,6 +236,9 @@ class Store:
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             raise _failed(e, call, self.settings, self.snapshot) from e
+        finally:
+            if self.tracker is not None:
+                self.tracker.wrote(call)
 
     def execute_atomic(self, calls: list[CommandCall]) -> list[Any]:
         """Plain commands as one MULTI/EXEC transaction, in one round trip (all
@@ -296,6 +315,8 @@ class AsyncStore:
         self.client = get_async_client(settings, loop_id)
         self.metrics = recorder(settings)
         self.snapshot = snapshot
+        # the tracker's threads serve sync and async stores alike
+        self.tracker = tracking.attach(settings)
 
     async def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -305,16 +326,31 @@ class AsyncStore:
 
     async def _drive(self, operation: Operation[T]) -> T:
         try:
-            call = next(operation)
+            step = next(operation)
             while True:
                 try:
-                    reply = await self.execute(call)
+                    if isinstance(step, CachedRead):
+                        reply = await self._cached(step)
+                    else:
+                        reply = await self.execute(step)
                 except SynthaError as e:
-                    call = operation.throw(e)
+                    step = operation.throw(e)
                 else:
-                    call = operation.send(reply)
+                    step = operation.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    async def _cached(self, read: CachedRead) -> Any:
+        """See ``Store._cached``."""
+        if self.tracker is None:
+            return read.thaw((await self._drive(read.read))[0])
+        frozen = self.tracker.lookup(read)
+        if frozen is tracking.MISS:
+            ticket = self.tracker.cache.ticket()
+            frozen, expires_at = await self._drive(read.read)
+            self.tracker.keep(ticket, read, frozen, expires_at,
+                              tracking.node_of(self.client, read.root))
+        return read.thaw(frozen)
 
     async def execute(self, call: Call) -> Any:
         if self.snapshot is not None and self.snapshot.suspect:
@@ -353,6 +389,9 @@ class AsyncStore:
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             raise _failed(e, call, self.settings, self.snapshot) from e
+        finally:
+            if self.tracker is not None:
+                self.tracker.wrote(call)
 
     async def _load(self, source: str) -> None:
         try:
