@@ -218,6 +218,8 @@ class Tracker:
             try:
                 self._listen(conn)
             except (redis.RedisError, OSError) as e:
+                if self._closed:
+                    return
                 log.warning("read cache: tracking connection to %s lost (%s); cache emptied "
                             "until it is back", node or "Redis", e)
             finally:
