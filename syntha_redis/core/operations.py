@@ -13,7 +13,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from syntha_redis.core.calls import CachedRead
 from syntha_redis.core.codec import decode_value, encode_value, text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.models import StoredItem
-from syntha_redis.core.read_cache import all_shared, freeze, thaw
+from syntha_redis.core.read_cache import freeze, freeze_mapping, thaw, thaw_mapping
 from syntha_redis.core.store import CommandCall, Operation, ScriptCall
 from syntha_redis.exceptions import (
     SynthaConflictError,
@@ -93,7 +93,8 @@ class VisibleValues(dict[str, Any]):
 
     __slots__ = ("total_visible",)
 
-    def __init__(self, values: Iterable[tuple[str, Any]] = (), total_visible: int = 0) -> None:
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+                 total_visible: int = 0) -> None:
         super().__init__(values)
         self.total_visible = total_visible
 
@@ -163,11 +164,8 @@ def earliest(expiries: Iterable[float | None]) -> float | None:
     return min((e for e in expiries if e is not None), default=None)
 
 
-def _thaw_values(frozen: tuple[dict[str, Any], int, bool]) -> VisibleValues:
-    values, total, shared = frozen
-    if shared:  # no container values: a copy of the dict is the caller's own
-        return VisibleValues(values.items(), total)
-    return VisibleValues(((k, thaw(v)) for k, v in values.items()), total)
+def _thaw_values(frozen: tuple[Any, int]) -> VisibleValues:
+    return VisibleValues(thaw_mapping(frozen[0]), frozen[1])
 
 
 # The users registry lives outside any user's slot, so a script cannot update it.
@@ -495,9 +493,9 @@ class MeshOperations:
 
     def _frozen_values(self, agent_name: str) -> Operation[tuple[Any, float | None]]:
         _, rows, total = yield from self.visible_rows(agent_name)
-        values = {keys.decode(row[0]): freeze(decode_value(row[1])) for row in rows}
+        values = {keys.decode(row[0]): decode_value(row[1]) for row in rows}
         expires = earliest(int(row[5]) / 1000 if int(row[5]) else None for row in rows)
-        return (values, total, all_shared(values.values())), expires
+        return (freeze_mapping(values), total), expires
 
     def visible_keys(self, agent_name: str) -> Operation[VisibleKeys]:
         _, rows, total = yield from self.visible_rows(agent_name, with_values=False)
