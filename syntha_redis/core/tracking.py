@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from typing import Any
@@ -101,6 +102,22 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class _Link:
+    """A subscribed tracking connection. Its lock is held only while reading or
+    writing it, never while waiting for it: a thread waits on the socket's
+    descriptor, and a cached read checks it without waiting (``_catch_up``)."""
+
+    __slots__ = ("conn", "fd", "lock", "pinged", "broken")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        # redis-py has no public accessor for the socket of a connection
+        self.fd: int = conn._sock.fileno()
+        self.lock = threading.Lock()
+        self.pinged: float | None = None  # when a PING went unanswered so far
+        self.broken = False
+
+
 class Tracker:
     """The tracking connections of one cache, one thread per node."""
 
@@ -121,6 +138,9 @@ class Tracker:
         self._template = next(iter(self._nodes.values()))
         self._up: set[str] = set()
         self._state = threading.Lock()
+        self._links: dict[str, _Link] = {}
+        self._by_fd: dict[int, _Link] = {}
+        self._fds: list[int] = []
         self._closed = False
 
     def start(self) -> None:
@@ -138,9 +158,8 @@ class Tracker:
             except (redis.RedisError, OSError):
                 conns[node] = None
         for node, conn in conns.items():
-            if conn is not None:  # live at once: the mesh's first reads can be kept
-                self._mark(node, up=True)
-            self._spawn(node, conn)
+            # attached and marked here, so that the mesh's first reads can be kept
+            self._spawn(node, None if conn is None else self._up_on(node, conn))
 
     def close(self) -> None:
         """Stop tracking (within a HEARTBEAT); the cache answers nothing after."""
@@ -149,6 +168,7 @@ class Tracker:
 
     def lookup(self, read: CachedRead) -> Any:
         """The frozen result kept for ``read``, or MISS."""
+        self._catch_up()
         return self.cache.get(read.key)
 
     def keep(self, ticket: int, read: CachedRead, frozen: Any, expires_at: float | None,
@@ -179,8 +199,8 @@ class Tracker:
         self._spawn(node, None)
         return False
 
-    def _spawn(self, node: str, conn: Any) -> None:
-        threading.Thread(target=self._serve, args=(node, conn), daemon=True,
+    def _spawn(self, node: str, link: _Link | None) -> None:
+        threading.Thread(target=self._serve, args=(node, link), daemon=True,
                          name=f"syntha-read-cache {node}").start()
 
     def _connect(self, node: str) -> Any:
@@ -200,12 +220,18 @@ class Tracker:
             raise
         return conn
 
-    def _serve(self, node: str, conn: Any) -> None:
+    def _up_on(self, node: str, conn: Any) -> _Link:
+        link = _Link(conn)
+        self._attach(node, link)
+        self._mark(node, up=True)
+        return link
+
+    def _serve(self, node: str, link: _Link | None) -> None:
         failures = 0
         while not self._closed:
-            if conn is None:
+            if link is None:
                 try:
-                    conn = self._connect(node)
+                    link = self._up_on(node, self._connect(node))
                 except (redis.RedisError, OSError) as e:
                     failures += 1
                     if failures == 1:
@@ -214,18 +240,29 @@ class Tracker:
                     time.sleep(min(MAX_BACKOFF, 0.05 * 2 ** min(failures, 6)))
                     continue
                 failures = 0
-                self._mark(node, up=True)
             try:
-                self._listen(conn)
-            except (redis.RedisError, OSError) as e:
+                self._listen(link)
+            except (redis.RedisError, OSError, ValueError) as e:
                 if self._closed:
                     return
                 log.warning("read cache: tracking connection to %s lost (%s); cache emptied "
                             "until it is back", node or "Redis", e)
             finally:
-                conn.disconnect()
-                conn = None
+                self._attach(node, None)
+                with link.lock:
+                    link.conn.disconnect()
+                link = None
                 self._mark(node, up=False)
+
+    def _attach(self, node: str, link: _Link | None) -> None:
+        """Make ``link`` the one the reads check for ``node`` (None: no longer)."""
+        with self._state:
+            if link is None:
+                self._links.pop(node, None)
+            else:
+                self._links[node] = link
+            self._by_fd = {link.fd: link for link in self._links.values()}
+            self._fds = list(self._by_fd)
 
     def _mark(self, node: str, up: bool) -> None:
         with self._state:
@@ -238,24 +275,59 @@ class Tracker:
             # every change until now may have gone unannounced: start empty
             self.cache.reset(live=self._up == set(self._nodes))
 
-    def _listen(self, conn: Any) -> None:
+    def _listen(self, link: _Link) -> None:
         """Apply invalidations until the connection fails; PING it after each
-        HEARTBEAT of silence, and give it up when the PING is not answered."""
+        HEARTBEAT of silence, and give it up when the PING is not answered. The
+        wait holds neither the link's lock nor the GIL."""
         timeout = self.settings.socket_timeout
-        pinged: float | None = None
         while not self._closed:
-            if conn.can_read(timeout=HEARTBEAT):
-                message = conn.read_response()
+            readable = select.select([link.fd], [], [], HEARTBEAT)[0]
+            with link.lock:
+                if link.broken:
+                    raise redis.ConnectionError("a read found the connection broken")
+                if readable:
+                    self._drain(link)
+                elif link.pinged is None:
+                    link.conn.send_command("PING")
+                    link.pinged = time.monotonic()
+            if link.pinged is not None and time.monotonic() - link.pinged > timeout:
+                raise redis.TimeoutError(f"no reply to PING in {timeout} s")
+
+    def _catch_up(self) -> None:
+        """Apply the invalidations that reached this host but that no thread has
+        read yet: a read that begins after one arrived sees its write, however
+        long a busy process keeps the GIL from the tracking threads."""
+        fds = self._fds
+        if not fds:
+            return
+        try:
+            ready = select.select(fds, [], [], 0)[0]
+            for fd in ready:
+                link = self._by_fd.get(fd)
+                if link is not None:
+                    with link.lock:
+                        self._drain(link)
+        except (redis.RedisError, OSError, ValueError):
+            # the link's thread sees it broken and reconnects; nothing is served meanwhile
+            self.cache.reset(live=False)
+
+    def _drain(self, link: _Link) -> None:
+        """Apply every message the connection holds (called with its lock)."""
+        if link.broken:
+            return
+        try:
+            while link.conn.can_read(timeout=0):
+                message = link.conn.read_response()
                 kind = _text(message[0])
                 if kind == "message":
                     self._invalidated(message[2])
                 elif kind == "pong":
-                    pinged = None
-            elif pinged is None:
-                conn.send_command("PING")
-                pinged = time.monotonic()
-            if pinged is not None and time.monotonic() - pinged > timeout:
-                raise redis.TimeoutError(f"no reply to PING in {timeout} s")
+                    link.pinged = None
+        except BaseException:
+            # redis-py may have closed it: never touch it again (a closed
+            # connection would silently reconnect, without tracking)
+            link.broken = True
+            raise
 
     def _invalidated(self, names: list[Any] | None) -> None:
         if names is None:  # FLUSHDB / FLUSHALL: every key changed
