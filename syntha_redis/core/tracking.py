@@ -123,6 +123,7 @@ class Tracker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._pid = os.getpid()
         self.cache = ReadCache(settings.read_cache_entries)
         self._prefix = keys.users_prefix(settings.key_prefix)
         client = get_client(settings)
@@ -168,13 +169,15 @@ class Tracker:
 
     def lookup(self, read: CachedRead) -> Any:
         """The frozen result kept for ``read``, or MISS."""
+        if os.getpid() != self._pid:  # a forked child: no thread keeps this cache right
+            return MISS
         self._catch_up()
         return self.cache.get(read.key)
 
     def keep(self, ticket: int, read: CachedRead, frozen: Any, expires_at: float | None,
              node: str | None) -> None:
         """Keep what ``read`` read from ``node`` (see ``ReadCache.put``)."""
-        if self.covers(node):
+        if os.getpid() == self._pid and self.covers(node):
             self.cache.put(ticket, read.root, read.key, frozen, expires_at)
 
     def wrote(self, call: Call) -> None:

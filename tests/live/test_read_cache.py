@@ -330,3 +330,22 @@ def test_fakeredis_falls_back_to_uncached_reads_with_one_log_line(
     meshes[0].push("k", 2)
     assert meshes[1].get("k") == 2
     delete_prefix(None, prefix)
+
+
+def test_a_mesh_used_in_a_forked_child_reads_redis_not_the_parents_cache(
+    cached: Callable[..., ContextMesh],
+) -> None:
+    mesh = cached()
+    mesh.push("k", "before")
+    assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0)
+    here, there = FORK.Pipe()
+
+    def child() -> None:
+        ContextMesh(user_id="u", redis_url=mesh.settings.redis_url,
+                    key_prefix=mesh.settings.key_prefix).push("k", "after")
+        there.send(mesh.get("k"))  # the parent's handle, whose cache no thread keeps here
+
+    process = FORK.Process(target=child, daemon=True)
+    process.start()
+    assert here.recv() == "after"
+    process.join(10)
