@@ -6,7 +6,11 @@ the same logic drives the sync client (``Store``) and the asyncio client
 SynthaErrors, thrown into the operation at the ``yield`` of the failed call:
 an operation that can do without a reply (``health.probe``) catches it there,
 any other lets it propagate. ``run`` is also where every operation is timed
-for Prometheus (``syntha_redis.core.metrics``), when metrics are on.
+for Prometheus (``syntha_redis.core.metrics``), when metrics are on. With
+``read_cache_entries``, the store answers an operation's ``CachedRead`` from
+the process's read cache when it can (``syntha_redis.core.read_cache``; its
+tracking connections only listen) and drops a user's entries after each of
+that user's writes.
 
 A store of a mesh with a snapshot carries a ``SnapshotLink``: its script
 calls name the user's epoch marker as KEYS[2] (``lua/_prelude.lua`` refuses

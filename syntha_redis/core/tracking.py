@@ -16,6 +16,11 @@ at the cost of parsing their names). The connection speaks RESP2 and
 redirects to itself: the invalidations come as pub/sub messages, so plain
 redis-py connections read them, with no parser hooks.
 
+A thread waits on each connection and applies what arrives; a cached read
+also applies, before it answers, whatever already waits on the sockets
+(``Tracker._catch_up``), so a process that keeps the GIL busy still sees a
+change at its next read.
+
 The cache is live only while every connection is subscribed: a connection
 that fails (a closed socket at once; a silent one when a PING goes
 unanswered for ``socket_timeout``) empties it and turns it off until the

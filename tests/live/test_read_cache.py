@@ -349,3 +349,35 @@ def test_a_mesh_used_in_a_forked_child_reads_redis_not_the_parents_cache(
     process.start()
     assert here.recv() == "after"
     process.join(10)
+
+
+def test_a_read_from_a_node_not_yet_tracked_turns_the_cache_off_until_it_is(
+    machine_url: str, private_redis: RedisProcess,
+) -> None:
+    """Slots that moved to a new primary: its changes are tracked before anything is kept."""
+    mesh = ContextMesh(user_id="u", redis_url=machine_url, key_prefix=f"t{uuid.uuid4().hex[:12]}",
+                       auto_cleanup=False, read_cache_entries=100)
+    tracker = mesh.store.tracker
+    assert tracker is not None
+    mesh.push("k", 1)
+    assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0)
+    new_primary = f"127.0.0.1:{private_redis.port}"
+    assert not tracker.covers(new_primary)
+    assert (len(tracker.cache), tracker.cache.live) == (0, False)
+    assert eventually(lambda: tracker.cache.live, within=5)
+    assert tracker.covers(new_primary)
+    admin = redis.Redis.from_url(private_redis.url)
+    assert [c["name"] for c in admin.client_list()].count(tracking.CLIENT_NAME) == 1
+    assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0)
+    tracking.detach_all()
+    delete_prefix(machine_url, mesh.settings.key_prefix)
+
+
+def test_a_flushed_database_is_not_served_from_the_cache(private_redis: RedisProcess) -> None:
+    mesh = ContextMesh(user_id="u", redis_url=private_redis.url, key_prefix="flushed",
+                       auto_cleanup=False, read_cache_entries=100)
+    mesh.push("k", 1)
+    assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0, within=5)
+    redis.Redis.from_url(private_redis.url).flushdb()  # this test's own server
+    assert eventually(lambda: mesh.get("k") is None)
+    tracking.detach_all()
