@@ -13,7 +13,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -422,7 +422,7 @@ class MeshOperations:
         return self._item(key, [tok, *reply[1:]])
 
     def cached(self, what: tuple[Any, ...], read: Operation[tuple[Any, float | None]],
-               thaw_result: Any) -> CachedRead:
+               thaw_result: Callable[[Any], Any]) -> CachedRead:
         """A read of this user the store may answer from its read cache."""
         return CachedRead(self.keys.root, (self.keys.root, *what), read, thaw_result)
 
