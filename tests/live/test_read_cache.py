@@ -28,6 +28,13 @@ TRIALS = 50  # cross-process trials here; benchmarks/bench_cache.py runs 1,000
 SEEN_WITHIN = 0.5  # s: generous on a loaded machine; the benchmark measures the real figure
 
 
+@pytest.fixture(autouse=True)
+def trackers_closed() -> Iterator[None]:
+    """Each test's tracking connections end with it (a process normally keeps them)."""
+    yield
+    tracking.detach_all()
+
+
 @pytest.fixture(params=["redis", "cluster"])
 def url(request: pytest.FixtureRequest) -> str:
     if request.param == "cluster":
@@ -39,7 +46,6 @@ def url(request: pytest.FixtureRequest) -> str:
 def prefix(url: str) -> Iterator[str]:
     name = f"t{uuid.uuid4().hex[:12]}"
     yield name
-    tracking.detach_all()
     delete_prefix(url, name)
 
 
@@ -313,7 +319,6 @@ def test_a_lost_tracking_connection_empties_the_cache_until_it_is_back(
     assert eventually(lambda: tracker.cache.live, within=5)  # reconnected
     assert sent_by(mesh, lambda: mesh.get("k")) == (1, 1)
     assert sent_by(mesh, lambda: mesh.get("k")) == (1, 0)
-    tracking.detach_all()
 
 
 def test_fakeredis_falls_back_to_uncached_reads_with_one_log_line(
@@ -369,7 +374,6 @@ def test_a_read_from_a_node_not_yet_tracked_turns_the_cache_off_until_it_is(
     admin = redis.Redis.from_url(private_redis.url)
     assert [c["name"] for c in admin.client_list()].count(tracking.CLIENT_NAME) == 1
     assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0)
-    tracking.detach_all()
     delete_prefix(machine_url, mesh.settings.key_prefix)
 
 
@@ -380,4 +384,3 @@ def test_a_flushed_database_is_not_served_from_the_cache(private_redis: RedisPro
     assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0, within=5)
     redis.Redis.from_url(private_redis.url).flushdb()  # this test's own server
     assert eventually(lambda: mesh.get("k") is None)
-    tracking.detach_all()
