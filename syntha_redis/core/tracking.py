@@ -56,7 +56,7 @@ CLIENT_NAME = "syntha-read-cache"  # in CLIENT LIST, for operators (and fault te
 HEARTBEAT = 1.0  # seconds of silence before a PING checks the connection
 MAX_BACKOFF = 2.0
 # Scripts that never write: every other script call may change its user's keys.
-READ_SCRIPTS = frozenset({"get", "get_many", "visible", "discover", "snapshot_read"})
+READ_SCRIPTS = frozenset({"get", "get_many", "visible", "discover", "watch", "snapshot_read"})
 
 _lock = threading.Lock()
 _trackers: dict[tuple[int, str | None, str, int], Tracker | None] = {}

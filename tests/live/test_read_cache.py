@@ -384,3 +384,13 @@ def test_a_flushed_database_is_not_served_from_the_cache(private_redis: RedisPro
     assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0, within=5)
     redis.Redis.from_url(private_redis.url).flushdb()  # this test's own server
     assert eventually(lambda: mesh.get("k") is None)
+
+
+def test_a_watch_beside_cached_reads_leaves_them_cached(
+    cached: Callable[..., ContextMesh],
+) -> None:
+    mesh = cached()
+    mesh.push("k", 1)
+    assert eventually(lambda: sent_by(mesh, lambda: mesh.get("k"))[1] == 0)
+    assert [e.key for e in mesh.watch("bob", since="0", timeout=0)] == ["k"]
+    assert sent_by(mesh, lambda: mesh.get("k")) == (1, 0)
