@@ -8,6 +8,8 @@
     scripts.py      the Lua scripts of ``syntha_redis/lua/``, loaded by SHA
     store.py        ``Store`` / ``AsyncStore``: the only path to Redis
     metrics.py      the store's Prometheus timings (off unless enabled)
+    read_cache.py   the client-side read cache (off unless ``read_cache_entries``)
+    tracking.py     CLIENT TRACKING connections that keep that cache coherent
     operations.py   the mesh's operations, as generators (sync and async share them)
     topic_operations.py, batches.py   topics and multi-item operations
     limits.py, registry.py            limits kept in Redis, the user registry

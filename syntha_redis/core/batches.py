@@ -13,6 +13,7 @@ from typing import Any
 
 from syntha_redis.core.codec import text, too_deep
 from syntha_redis.core.models import StoredItem
+from syntha_redis.core.operations import FrozenItem, earliest, freeze_item, thaw_item
 from syntha_redis.core.store import Operation
 from syntha_redis.core.topic_operations import TopicOperations
 from syntha_redis.exceptions import SynthaValidationError
@@ -125,9 +126,27 @@ class BatchOperations(TopicOperations):
         agent = "" if agent_name is None else self.name_token(agent_name, "agent_name")
         if not tokens:
             return {}
+        if self.settings.read_cache_entries:
+            items: dict[str, StoredItem] = yield self.cached(
+                ("get_many", agent, *tokens), self._frozen_many(wanted, tokens, agent), _thaw_many)
+            return items
+        return (yield from self._read_many(wanted, tokens, agent))
+
+    def _read_many(self, wanted: list[str], tokens: list[str], agent: str
+                   ) -> Operation[dict[str, StoredItem]]:
         reply = yield self._script("get_many", agent, *tokens)
         return {
             key: self._item(key, [tok, *found[1:]])
             for key, tok, found in zip(wanted, tokens, reply, strict=True)
             if int(found[0]) == 1
         }
+
+    def _frozen_many(self, wanted: list[str], tokens: list[str], agent: str
+                     ) -> Operation[tuple[Any, float | None]]:
+        items = yield from self._read_many(wanted, tokens, agent)
+        frozen = tuple(freeze_item(item) for item in items.values())
+        return frozen, earliest(item.expires_at for item in items.values())
+
+
+def _thaw_many(frozen: tuple[FrozenItem, ...]) -> dict[str, StoredItem]:
+    return {f[0]: thaw_item(f) for f in frozen}

@@ -8,11 +8,11 @@ can describe calls without importing the machinery that runs them.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["ScriptCall", "CommandCall", "Call", "Operation"]
+__all__ = ["ScriptCall", "CommandCall", "CachedRead", "Call", "Step", "Operation"]
 
 T = TypeVar("T")
 
@@ -42,5 +42,22 @@ class CommandCall:
         return str(self.args[0])
 
 
+@dataclass(frozen=True, slots=True)
+class CachedRead:
+    """A read the store may answer from the process's read cache (``read_cache``).
+
+    ``key`` names what is read (``root`` first); ``read`` is the operation that
+    reads it from Redis, returning the frozen result and the earliest expiry
+    (unix seconds) of what it holds, or None; ``thaw`` makes the caller's copy
+    of a frozen result. The reply to a ``CachedRead`` is that copy.
+    """
+
+    root: str
+    key: tuple[Any, ...]
+    read: Operation[tuple[Any, float | None]]
+    thaw: Callable[[Any], Any]
+
+
 Call = ScriptCall | CommandCall
-Operation = Generator[Call, Any, T]
+Step = Call | CachedRead  # what an operation yields
+Operation = Generator[Step, Any, T]

@@ -89,6 +89,13 @@ class Settings(BaseModel):
         300, ge=0, description="watch(): raise after Redis was unreachable this long; None = never"
     )
 
+    # Off by default: cached reads cost one tracking connection per primary and
+    # the parsing of every change of the keyspace (syntha_redis.core.read_cache).
+    read_cache_entries: int = Field(
+        0, ge=0, description="client-side read cache of this many entries, kept coherent "
+        "by CLIENT TRACKING; 0 = off"
+    )
+
     # Off by default: a process that nobody scrapes pays nothing, and the
     # prometheus-client extra stays optional. See syntha_redis.core.metrics.
     metrics_enabled: bool = Field(

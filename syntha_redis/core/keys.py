@@ -31,6 +31,8 @@ __all__ = [
     "SNAPSHOT_GROUP",
     "UserKeys",
     "outcomes_stream",
+    "root_of",
+    "users_prefix",
     "decode",
     "decode_csv",
     "encode",
@@ -175,6 +177,17 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def users_prefix(prefix: str) -> str:
+    """What every user's key under ``prefix`` starts with (and no other key)."""
+    return f"{prefix}:{{u:"
+
+
+def root_of(name: str) -> str | None:
+    """The user root of one of that user's key names, None for another name."""
+    end = name.find("}:")
+    return name[: end + 2] if end > 0 else None
+
+
 class UserKeys:
     """Names of one user's keys. Build it once per mesh; it holds only strings."""
 
@@ -183,7 +196,7 @@ class UserKeys:
     def __init__(self, prefix: str, user_id: str) -> None:
         self.prefix = prefix
         self.user_id = user_id
-        self.root = f"{prefix}:{{u:{encode(user_id)}}}:"
+        self.root = f"{users_prefix(prefix)}{encode(user_id)}}}:"
 
     def item(self, key: str) -> str:
         return self.root + ITEM + encode(key)

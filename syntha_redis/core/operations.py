@@ -14,14 +14,16 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from syntha_redis.core import keys, limits, registry
+from syntha_redis.core.calls import CachedRead
 from syntha_redis.core.codec import UNREADABLE, CorruptItem, decode_value, encode_value, text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.models import StoredItem
+from syntha_redis.core.read_cache import freeze, freeze_mapping, thaw, thaw_mapping
 from syntha_redis.core.store import CommandCall, Operation, ScriptCall
 from syntha_redis.exceptions import (
     SynthaConflictError,
@@ -97,8 +99,8 @@ class VisibleValues(dict[str, Any]):
 
     __slots__ = ("skipped", "total_visible")
 
-    def __init__(self, values: Iterable[tuple[str, Any]] = (), total_visible: int = 0,
-                 skipped: int = 0) -> None:
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+                 total_visible: int = 0, skipped: int = 0) -> None:
         super().__init__(values)
         self.total_visible = total_visible
         self.skipped = skipped
@@ -144,6 +146,33 @@ def group_by_topic(topics: list[str], items: list[StoredItem]) -> dict[str, list
     if other:
         by_topic["other"] = other
     return by_topic
+
+
+# Frozen forms of cached reads (syntha_redis.core.read_cache): what an entry
+# holds, and the caller's own copy made from it on each read.
+FrozenItem = tuple[str, Any, int, str | None, float, float | None, tuple[str, ...],
+                   tuple[str, ...]]
+
+
+def freeze_item(item: StoredItem) -> FrozenItem:
+    return (item.key, freeze(item.value), item.version, item.author, item.created_at,
+            item.expires_at, tuple(item.topics), tuple(item.subscribers))
+
+
+def thaw_item(f: FrozenItem) -> StoredItem:
+    return StoredItem.model_construct(
+        key=f[0], value=thaw(f[1]), version=f[2], author=f[3], created_at=f[4],
+        expires_at=f[5], topics=list(f[6]), subscribers=list(f[7]),
+    )
+
+
+def earliest(expiries: Iterable[float | None]) -> float | None:
+    """The first of these expiries (unix s), None if none of them expires."""
+    return min((e for e in expiries if e is not None), default=None)
+
+
+def _thaw_values(frozen: tuple[Any, int, int]) -> VisibleValues:
+    return VisibleValues(thaw_mapping(frozen[0]), frozen[1], frozen[2])
 
 
 # The users registry lives outside any user's slot, so a script cannot update it.
@@ -426,9 +455,19 @@ class MeshOperations:
             return None
         return self._item(key, [tok, *reply[1:]])
 
+    def cached(self, what: tuple[Any, ...], read: Operation[tuple[Any, float | None]],
+               thaw_result: Callable[[Any], Any]) -> CachedRead:
+        """A read of this user the store may answer from its read cache."""
+        return CachedRead(self.keys.root, (self.keys.root, *what), read, thaw_result)
+
     def get_value(self, key: str, agent_name: str | None = None) -> Operation[Any]:
-        """Just the value (``get()``): no metadata to fetch or build."""
+        """Just the value (``get()``): no metadata to fetch or build (with the read
+        cache, the whole item, whose expiry bounds the entry)."""
         tok = self.key_token(key)
+        if self.settings.read_cache_entries:
+            agent = None if agent_name is None else self.name_token(agent_name, "agent_name")
+            return (yield self.cached(("get", tok, agent), self._frozen_value(key, agent_name),
+                                      thaw))
         if agent_name is not None:
             agent = self.name_token(agent_name, "agent_name")
             data = yield self._script("get", tok, agent, "v")
@@ -441,6 +480,11 @@ class MeshOperations:
             return decode_value(data)
         except UNREADABLE as e:
             raise CorruptItem(self.user_id, key, e) from e
+
+    def _frozen_value(self, key: str, agent_name: str | None
+                      ) -> Operation[tuple[Any, float | None]]:
+        item = yield from self.get_item(key, agent_name)
+        return (None, None) if item is None else (freeze(item.value), item.expires_at)
 
     def visible_rows(
         self, agent_name: str, mode: str = "1"
@@ -487,11 +531,25 @@ class MeshOperations:
     def visible_values(self, agent_name: str) -> Operation[VisibleValues]:
         """``{key: value}`` of what the agent can see, oldest first (no metadata objects:
         the script sends only each key and value)."""
+        if self.settings.read_cache_entries:
+            # every field: the entry lives until the first of the items expires
+            agent = self.name_token(agent_name, "agent_name")
+            values = yield self.cached(("visible", agent, self.settings.max_visible_items),
+                                       self._frozen_values(agent_name), _thaw_values)
+            self._cut(agent_name, len(values) + values.skipped, values.total_visible, True)
+            return values  # type: ignore[no-any-return]
         _, rows, total = yield from self.visible_rows(agent_name, "kv")
         pairs, skipped = self._readable(
             rows, lambda row: (keys.decode(row[0]), decode_value(row[1])))
         self._cut(agent_name, len(pairs) + skipped, total, True)
         return VisibleValues(pairs, total, skipped)
+
+    def _frozen_values(self, agent_name: str) -> Operation[tuple[Any, float | None]]:
+        _, rows, total = yield from self.visible_rows(agent_name)
+        found, skipped = self._readable(
+            rows, lambda row: (keys.decode(row[0]), decode_value(row[1]), int(row[5])))
+        expires = earliest(ms / 1000 if ms else None for _, _, ms in found)
+        return (freeze_mapping({k: v for k, v, _ in found}), total, skipped), expires
 
     def visible_keys(self, agent_name: str) -> Operation[VisibleKeys]:
         _, rows, total = yield from self.visible_rows(agent_name, "0")

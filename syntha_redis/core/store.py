@@ -6,7 +6,11 @@ the same logic drives the sync client (``Store``) and the asyncio client
 SynthaErrors, thrown into the operation at the ``yield`` of the failed call:
 an operation that can do without a reply (``health.probe``) catches it there,
 any other lets it propagate. ``run`` is also where every operation is timed
-for Prometheus (``syntha_redis.core.metrics``), when metrics are on.
+for Prometheus (``syntha_redis.core.metrics``), when metrics are on. With
+``read_cache_entries``, the store answers an operation's ``CachedRead`` from
+the process's read cache when it can (``syntha_redis.core.read_cache``; its
+tracking connections only listen) and drops a user's entries after each of
+that user's writes.
 
 A store of a mesh with a snapshot carries a ``SnapshotLink``: its script
 calls name the user's epoch marker as KEYS[2] (``lua/_prelude.lua`` refuses
@@ -25,8 +29,8 @@ from typing import Any, Protocol, TypeVar
 import redis
 from redis.exceptions import ClusterDownError, MasterDownError, NoScriptError, ReadOnlyError
 
-from syntha_redis.core import limits
-from syntha_redis.core.calls import Call, CommandCall, Operation, ScriptCall
+from syntha_redis.core import limits, tracking
+from syntha_redis.core.calls import CachedRead, Call, CommandCall, Operation, ScriptCall
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import (
     describe_url,
@@ -183,6 +187,7 @@ class Store:
         self.client = get_client(settings)
         self.metrics = recorder(settings)
         self.snapshot = snapshot
+        self.tracker = tracking.attach(settings)
 
     def run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
@@ -192,16 +197,31 @@ class Store:
 
     def _drive(self, operation: Operation[T]) -> T:
         try:
-            call = next(operation)
+            step = next(operation)
             while True:
                 try:
-                    reply = self.execute(call)
+                    if isinstance(step, CachedRead):
+                        reply = self._cached(step)
+                    else:
+                        reply = self.execute(step)
                 except SynthaError as e:
-                    call = operation.throw(e)
+                    step = operation.throw(e)
                 else:
-                    call = operation.send(reply)
+                    step = operation.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    def _cached(self, read: CachedRead) -> Any:
+        """The read cache's copy of ``read``, else Redis's (kept for next time)."""
+        if self.tracker is None:
+            return read.thaw(self._drive(read.read)[0])
+        frozen = self.tracker.lookup(read)
+        if frozen is tracking.MISS:
+            ticket = self.tracker.cache.ticket()
+            frozen, expires_at = self._drive(read.read)
+            self.tracker.keep(ticket, read, frozen, expires_at,
+                              tracking.node_of(self.client, read.root))
+        return read.thaw(frozen)
 
     def execute(self, call: Call) -> Any:
         if self.snapshot is not None and self.snapshot.suspect:
@@ -240,6 +260,9 @@ class Store:
                 return self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             raise _failed(e, call, self.settings, self.snapshot) from e
+        finally:
+            if self.tracker is not None:
+                self.tracker.wrote(call)
 
     def execute_atomic(self, calls: list[CommandCall]) -> list[Any]:
         """Plain commands as one MULTI/EXEC transaction, in one round trip (all
@@ -329,6 +352,8 @@ class AsyncStore:
         self.metrics = recorder(settings)
         self.snapshot = snapshot
         self._ahead: set[asyncio.Task[Any]] = set()
+        # the tracker's threads serve sync and async stores alike
+        self.tracker = tracking.attach(settings)
 
     async def run(self, operation: Operation[T]) -> T:
         if self._ahead:  # started first (``start``): they reach Redis before this call
@@ -353,16 +378,31 @@ class AsyncStore:
 
     async def _drive(self, operation: Operation[T]) -> T:
         try:
-            call = next(operation)
+            step = next(operation)
             while True:
                 try:
-                    reply = await self.execute(call)
+                    if isinstance(step, CachedRead):
+                        reply = await self._cached(step)
+                    else:
+                        reply = await self.execute(step)
                 except SynthaError as e:
-                    call = operation.throw(e)
+                    step = operation.throw(e)
                 else:
-                    call = operation.send(reply)
+                    step = operation.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    async def _cached(self, read: CachedRead) -> Any:
+        """See ``Store._cached``."""
+        if self.tracker is None:
+            return read.thaw((await self._drive(read.read))[0])
+        frozen = self.tracker.lookup(read)
+        if frozen is tracking.MISS:
+            ticket = self.tracker.cache.ticket()
+            frozen, expires_at = await self._drive(read.read)
+            self.tracker.keep(ticket, read, frozen, expires_at,
+                              tracking.node_of(self.client, read.root))
+        return read.thaw(frozen)
 
     async def execute(self, call: Call) -> Any:
         if self.snapshot is not None and self.snapshot.suspect:
@@ -401,6 +441,9 @@ class AsyncStore:
                 return await self.client.evalsha(script.sha, len(names), *names, *call.args)
         except redis.RedisError as e:
             raise _failed(e, call, self.settings, self.snapshot) from e
+        finally:
+            if self.tracker is not None:
+                self.tracker.wrote(call)
 
     async def _load(self, source: str) -> None:
         try:
