@@ -123,6 +123,7 @@ class Snapshotter:
         # aside (counted) once when they start failing, skipped while they do
         self.refused: dict[str, untrusted.Malformed] = {}
         self.last_pass_at: float | None = None  # time.time() of the last whole pass
+        self._started = time.time()
         self.last_error: str | None = None  # of the last failed pass, until one succeeds
 
     # -- users -----------------------------------------------------------------------
@@ -171,9 +172,11 @@ class Snapshotter:
                 sleep(backoff)
 
     def status(self) -> tuple[bool, dict[str, Any]]:
-        """For ``/ready``: whether a whole pass succeeded lately, and what was set aside."""
+        """For ``/ready``: whether a whole pass succeeded lately (or the worker started
+        lately), with the last error and the users Redis refused."""
         age = None if self.last_pass_at is None else time.time() - self.last_pass_at
-        ok = age is not None and age < max(30.0, 10 * self.poll_interval)
+        since = time.time() - (self.last_pass_at or self._started)
+        ok = since < max(30.0, 10 * self.poll_interval)
         return ok, {"capture": {"ok": ok, "last_pass_seconds_ago": age,
                                 "last_error": self.last_error,
                                 "users_refused": len(self.refused)}}
