@@ -292,8 +292,9 @@ def set_aside(reader: str, user: str | None, where: str, problem: Malformed,
             while len(_logged) > _SEEN_KEPT:
                 _logged.popitem(last=False)
     if due:
-        log.warning("%s set aside %d unusable %s of user %r (%s): %s", reader, count,
-                    where, user, problem.kind, problem.detail)
+        whose = "" if user is None else f" of user {user!r}"
+        log.warning("%s set aside %d unusable read(s) of %s%s (%s): %s", reader, count, where,
+                    whose, problem.kind, problem.detail)
 
 
 def summary() -> dict[str, Any]:

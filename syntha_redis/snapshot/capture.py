@@ -44,7 +44,7 @@ from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
-__all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
+__all__ = ["Snapshotter", "Entry", "item_row", "user_fault"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
@@ -59,11 +59,6 @@ class Entry:
     id: bytes
     fields: dict[bytes, bytes]
 
-
-
-def tokens(csv: str | bytes | None) -> list[str]:
-    """Decoded names from a csv of tokens."""
-    return list(keys.decode_csv(csv or ""))
 
 
 def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
@@ -400,7 +395,14 @@ class Snapshotter:
         pipe = self.client.pipeline(transaction=False)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.group, *ids)
-        self.call(pipe.execute)
+        replies = self.call(pipe.execute, raise_on_error=False)
+        users = {e.stream: e.user_id for e in entries}
+        for stream, reply in zip(by_stream, replies, strict=True):
+            if isinstance(reply, redis.ResponseError):
+                # the stream was replaced since it was read (with its pending
+                # entries): nothing is left to acknowledge, nothing to retry
+                self._refuse(users[stream], stream, translate_error(reply, self.settings,
+                                                                    "XACK"))
 
     # -- entries to rows ---------------------------------------------------------------
 

@@ -145,6 +145,19 @@ def test_a_malformed_entry_left_pending_by_a_dead_worker_is_claimed_and_acknowle
     assert set_aside("snapshot capture", "bad_integer") == before + 1
 
 
+def test_a_stream_replaced_between_its_read_and_its_acknowledgement_stalls_nothing(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.alice.push("read", 1)
+    entries = d.snap._read_new(["alice"])
+    d.admin.delete(d.key("alice", "events"))
+    d.admin.set(d.key("alice", "events"), "x")
+    assert d.snap.write(entries) == len(entries) == 1
+    assert d.snap._backlog == [] and list(d.snap.refused) == ["alice"]
+    _bob_is_captured(d)
+
+
 def test_a_row_the_database_refuses_is_set_aside_and_bobs_rows_of_the_batch_go_in(
     deployment: Deployment,
 ) -> None:
