@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from syntha_redis import SynthaError
 from syntha_redis.cli import main
 from syntha_redis.core import keys, registry
 from syntha_redis.core.store import Store
@@ -99,6 +100,26 @@ def test_a_malformed_item_hash_is_set_aside_and_the_users_other_items_are_captur
     _bob_is_captured(d)
     assert set_aside("snapshot capture", kind) == before + 1
     assert d.captured("alice", "good") is not None and _nothing_pending(d, "alice")
+
+
+def test_a_raw_push_with_an_undecodable_topic_token_is_refused_or_set_aside(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The script call a client makes, with the topics csv a raw EVALSHA could send."""
+    d = deployment
+    real = d.alice.operations.name_csv
+    monkeypatch.setattr(d.alice.operations, "name_csv", lambda names, field, cap: (
+        UNDECODABLE if field == "topics" else real(names, field, cap)))
+    before = set_aside("snapshot capture", "undecodable")
+    try:
+        d.alice.push("evil", 1, topics=["t"])
+    except SynthaError:  # the script refused it: nothing reached the stream
+        refused = True
+    else:
+        refused = False
+    _bob_is_captured(d)
+    assert refused or set_aside("snapshot capture", "undecodable") == before + 1
+    assert _nothing_pending(d, "alice")
 
 
 def test_an_item_key_of_another_type_is_set_aside_alone(deployment: Deployment) -> None:
