@@ -50,6 +50,9 @@ log = logging.getLogger("syntha_redis.snapshot")
 
 ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 CHUNK = 64  # streams per pipelined read
+# Batches of limit asks one maintenance takes: a flood of 100k asks drains in
+# ten maintenances (20 s), at ~50 ms of work each
+ASK_BATCHES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ class Snapshotter:
         loaded, users provisioned)."""
         loaded = self._store.run(load_missing())
         provisioned = 0
-        for user in registry.take_limit_asks(self._store):
+        for user in registry.take_limit_asks(self._store, ASK_BATCHES):
             try:
                 self._store.run(limits.provision(self.settings, self.user_keys(user).root))
                 provisioned += 1
