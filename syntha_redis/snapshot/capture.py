@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -63,7 +64,6 @@ class Entry:
     fields: dict[bytes, bytes]
 
 
-
 def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
     """The row for an item hash read with HMGET ITEM_FIELDS (None if it is gone)."""
     found = untrusted.item(h)
@@ -77,6 +77,16 @@ def user_fault(error: SynthaError) -> bool:
     """Whether Redis or the database refused one user's data (a wrong key type, a
     row out of range) rather than failed as a whole (unreachable, timed out)."""
     return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
+
+
+def rows_refused(error: SynthaError) -> bool:
+    """Whether the database refused the rows themselves (a value out of range, a
+    constraint, a key too long to index), not failed (down, locked, no table)."""
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:  # Postgres: data exception, integrity, program limit exceeded
+        return str(sqlstate)[:2] in ("22", "23", "54")
+    return isinstance(cause, sqlite3.DataError | sqlite3.IntegrityError | sqlite3.InterfaceError)
 
 
 class Snapshotter:
@@ -194,7 +204,7 @@ class Snapshotter:
                 if not user_fault(e):
                     raise
                 untrusted.set_aside("limit asks", user, self.user_keys(user).root + keys.LIMITS,
-                                    untrusted.Malformed("refused", e.message))
+                                    untrusted.Malformed("refused_by_redis", e.message))
         return loaded, provisioned
 
     def run_once(self) -> int:
@@ -247,18 +257,17 @@ class Snapshotter:
         try:
             self.db.write(batch)
         except SynthaError as e:
-            if not user_fault(e):
+            if not rows_refused(e):
                 raise
-            batch = self._write_per_user(batch, e)
+            batch = self._write_per_user(batch)
         self.rows_written += len(batch)
         self._ack(entries)
         self._backlog = []
         return len(entries)
 
-    def _write_per_user(self, batch: Batch, error: SynthaError) -> Batch:
-        """The database refused ``batch``: write it user by user, and set aside the
-        rows of a user it still refuses while it takes an empty transaction (the
-        database works; that user's rows do not). Returns what was written."""
+    def _write_per_user(self, batch: Batch) -> Batch:
+        """The database refused rows of ``batch``: write it user by user, and set
+        aside the rows of the users it refuses. Returns what was written."""
         by_user: dict[str, Batch] = {}
         for row in batch.items:
             by_user.setdefault(row.user_id, Batch()).items.append(row)
@@ -271,9 +280,8 @@ class Snapshotter:
             try:
                 self.db.write(rows)
             except SynthaError as e:
-                if not user_fault(e):
+                if not rows_refused(e):
                     raise
-                self.db.write(Batch())  # raises, and keeps the backlog, if the database is down
                 untrusted.set_aside("snapshot capture", user, self.user_keys(user).stream,
                                     untrusted.Malformed("refused_by_database", e.message),
                                     count=len(rows))
@@ -281,8 +289,6 @@ class Snapshotter:
             written.items += rows.items
             written.agents += rows.agents
             written.clears += rows.clears
-        if not len(written) and len(by_user) > 1:
-            raise error  # no user's rows went in: the database, not the data
         return written
 
     # -- reading the streams -------------------------------------------------------------

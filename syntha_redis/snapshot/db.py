@@ -318,14 +318,7 @@ class PostgresDB(SnapshotDB):
     def _translate(self, error: Exception) -> Exception:
         import psycopg
 
-        # psycopg files "program limit exceeded" (a row too big to index: a
-        # statement about one row) under OperationalError too; only a failure
-        # without a server answer, or of the connection's SQLSTATE classes
-        # (08, 53, 57, 58), means Postgres cannot be used
-        sqlstate = getattr(error, "sqlstate", None) or ""
-        unusable = isinstance(error, psycopg.OperationalError) and (
-            not sqlstate or sqlstate[:2] in ("08", "53", "57", "58"))
-        if unusable or isinstance(error, _pool_errors()):
+        if isinstance(error, psycopg.OperationalError | _pool_errors()):
             return SynthaConnectionError(
                 f"cannot use Postgres at {self._where}: {error}",
                 service="postgresql",
