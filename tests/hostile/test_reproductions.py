@@ -55,6 +55,8 @@ def test_an_undecodable_registry_entry_is_set_aside_and_every_trusted_reader_goe
     assert read_fleet(Store(d.settings)).users == 2
     assert _cli(d, "limits", "sync") == 0
     assert "copied to 2 registered users" in capsys.readouterr().err
+    assert _cli(d, "snapshot", "verify", "--dsn", d.dsn) == 0
+    assert "bob: 2 items checked, 0 differ" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
