@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +28,12 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from syntha_redis.core import keys
-from syntha_redis.exceptions import SynthaValidationError
+from syntha_redis.exceptions import (
+    SynthaConnectionError,
+    SynthaError,
+    SynthaTimeoutError,
+    SynthaValidationError,
+)
 
 __all__ = [
     "BIGINT_MAX",
@@ -41,8 +47,10 @@ __all__ = [
     "integer",
     "item",
     "names",
+    "rows_refused",
     "set_aside",
     "summary",
+    "user_fault",
 ]
 
 T = TypeVar("T")
@@ -234,6 +242,25 @@ def item(h: Any) -> Item | Malformed | None:
         )
     except _Refused as e:
         return e.problem
+
+
+# -- whose fault -------------------------------------------------------------------------
+
+
+def user_fault(error: SynthaError) -> bool:
+    """Whether Redis or the database refused one user's data (a wrong key type, a
+    row out of range) rather than failed as a whole (unreachable, timed out)."""
+    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
+
+
+def rows_refused(error: SynthaError) -> bool:
+    """Whether the snapshot database refused the rows themselves (a value out of
+    range, a constraint, a key too long to index), not failed (down, locked)."""
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:  # Postgres: data exception, integrity, program limit exceeded
+        return str(sqlstate)[:2] in ("22", "23", "54")
+    return isinstance(cause, sqlite3.DataError | sqlite3.IntegrityError | sqlite3.InterfaceError)
 
 
 # -- setting aside -------------------------------------------------------------------

@@ -38,7 +38,7 @@ from syntha_redis.core import keys, registry, untrusted
 from syntha_redis.core.config import Settings
 from syntha_redis.core.operations import MeshOperations
 from syntha_redis.core.store import CommandCall, Store
-from syntha_redis.exceptions import SynthaConnectionError, SynthaError, SynthaTimeoutError
+from syntha_redis.exceptions import SynthaError
 
 __all__ = ["Sweeper", "register", "unregister"]
 
@@ -145,7 +145,7 @@ class Sweeper:
                 ops = MeshOperations(settings, user)
                 done[(settings.redis_url, settings.key_prefix, user)] = self.sweep(ops)
             except SynthaError as e:
-                if isinstance(e, SynthaConnectionError | SynthaTimeoutError):
+                if not untrusted.user_fault(e):
                     raise  # Redis is away: the next pass tries every user again
                 untrusted.set_aside("sweeper", user,
                                     keys.UserKeys(settings.key_prefix, user).root,

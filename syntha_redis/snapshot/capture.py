@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -40,12 +39,13 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.scripts import load_missing
 from syntha_redis.core.store import ScriptCall, Store
-from syntha_redis.exceptions import SynthaConnectionError, SynthaError, SynthaTimeoutError
+from syntha_redis.core.untrusted import rows_refused, user_fault
+from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
-__all__ = ["Snapshotter", "Entry", "item_row", "user_fault"]
+__all__ = ["Snapshotter", "Entry", "item_row"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
@@ -71,22 +71,6 @@ def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | 
         return found
     return ItemRow(user_id, key, found.value, list(found.topics), list(found.subscribers),
                    found.author, found.version, found.created_ms, found.expires_ms)
-
-
-def user_fault(error: SynthaError) -> bool:
-    """Whether Redis or the database refused one user's data (a wrong key type, a
-    row out of range) rather than failed as a whole (unreachable, timed out)."""
-    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
-
-
-def rows_refused(error: SynthaError) -> bool:
-    """Whether the database refused the rows themselves (a value out of range, a
-    constraint, a key too long to index), not failed (down, locked, no table)."""
-    cause = error.__cause__
-    sqlstate = getattr(cause, "sqlstate", None)
-    if sqlstate:  # Postgres: data exception, integrity, program limit exceeded
-        return str(sqlstate)[:2] in ("22", "23", "54")
-    return isinstance(cause, sqlite3.DataError | sqlite3.IntegrityError | sqlite3.InterfaceError)
 
 
 class Snapshotter:
