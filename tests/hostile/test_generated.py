@@ -274,6 +274,10 @@ def test_generated_hostile_commands_leave_the_trusted_side_and_the_victim_whole(
     alice = ContextMesh(user_id="alice", redis_url=tenancy.url("alice"),
                         key_prefix=tenancy.prefix, auto_cleanup=False)
     alice.push("a1", {"n": 1}, topics=["t"])  # real data of hers among the garbage
+    # carol never writes again: only the fleet sweeper can prune her expired item
+    carol = ContextMesh(user_id="carol", redis_url=tenancy.server.url,
+                        key_prefix=tenancy.prefix, auto_cleanup=False)
+    carol.push("brief", 1, ttl=1)
     attacker = Attacker(tenancy, rng)
     db = psycopg.connect(tenancy.dsn, autocommit=True)
     deadline = time.monotonic() + 30
@@ -316,6 +320,12 @@ def test_generated_hostile_commands_leave_the_trusted_side_and_the_victim_whole(
     assert outcomes["ok"] > CASES // 4  # the attacker's commands mostly ran, not refused
     status, page = _get_page(tenancy.ready_url)
     assert status == 200 and '"set_aside"' in page
-    bob.close()
-    alice.close()
+    expiries = redis.Redis.from_url(tenancy.server.url)
+    deadline = time.monotonic() + 5
+    while expiries.zcard(tenancy.root("carol") + keys.EXPIRY):  # the sweeper kept sweeping
+        assert time.monotonic() < deadline, "the fleet sweeper stopped sweeping"
+        time.sleep(0.05)
+    for mesh in (bob, alice, carol):
+        mesh.close()
+    expiries.close()
     db.close()
