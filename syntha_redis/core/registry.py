@@ -86,7 +86,7 @@ def fold(store: Store) -> int:
     prefix = store.settings.key_prefix
     registry = keys.users_registry(prefix)
     try:
-        tokens, _ = _take(store, keys.registry_joins(prefix), "registry fold")
+        tokens = _take(store, keys.registry_joins(prefix), "registry fold")
         with _lock:
             tokens |= set(_recheck.setdefault(prefix, {}))
         # no SISMEMBER first: SADD of a member is idempotent, and every member
@@ -122,17 +122,12 @@ def _wait_for_keyspace(prefix: str, missing: set[str]) -> None:
                                                 "that never wrote"), count=dropped)
 
 
-def take_limit_asks(store: Store, batches: int = 1) -> list[str]:
-    """The users that asked for their limits since the last take (up to ``batches``
-    batches), those with a keyspace (a version counter) only (trusted workers)."""
+def take_limit_asks(store: Store) -> list[str]:
+    """The users that asked for their limits since the last take (one batch), those
+    with a keyspace (a version counter) only (trusted workers)."""
     prefix = store.settings.key_prefix
-    tokens: set[str] = set()
     try:
-        for _ in range(batches):
-            taken, read = _take(store, keys.limit_asks(prefix), "limit asks")
-            tokens |= taken
-            if read < FOLD_BATCH:
-                break
+        tokens = _take(store, keys.limit_asks(prefix), "limit asks")
         found = _with_keyspace(store, prefix, sorted(tokens))
     except redis.RedisError as e:
         raise translate_error(e, store.settings, "limit asks") from e
@@ -143,13 +138,12 @@ def take_limit_asks(store: Store, batches: int = 1) -> list[str]:
     return sorted(keys.decode(t) for t in found)
 
 
-def _take(store: Store, stream: str, reader: str) -> tuple[set[str], int]:
-    """The valid user tokens of one batch of ``stream``, which is trimmed below it,
-    and how many entries the batch had."""
+def _take(store: Store, stream: str, reader: str) -> set[str]:
+    """The valid user tokens of one batch of ``stream``, which is trimmed below it."""
     client: Any = store.client
     entries = client.xrange(stream, "-", "+", count=FOLD_BATCH)
     if not entries:
-        return set(), 0
+        return set()
     last = text(entries[-1][0])
     if _ms(last) > time.time() * 1000 + FUTURE_MS:
         client.delete(stream)  # XTRIM keeps the last id: only a new stream forgets it
@@ -169,7 +163,7 @@ def _take(store: Store, stream: str, reader: str) -> tuple[set[str], int]:
             tokens.add(found[1])
     for kind, problem in bad.items():
         untrusted.set_aside(reader, None, stream, problem, count=counts[kind])
-    return tokens, len(entries)
+    return tokens
 
 
 def _with_keyspace(store: Store, prefix: str, tokens: list[str]) -> set[str]:

@@ -51,9 +51,6 @@ log = logging.getLogger("syntha_redis.snapshot")
 
 ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 CHUNK = 64  # streams per pipelined read
-# Batches of limit asks one maintenance takes: a flood of 100k asks drains in
-# ten maintenances (20 s), at ~50 ms of work each
-ASK_BATCHES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +144,10 @@ class Snapshotter:
                 if self.maintain_every and time.monotonic() >= self._next_maintenance:
                     self._next_maintenance = time.monotonic() + self.maintain_every
                     self.maintain()
+                elif self.maintain_every:
+                    # one batch of asks a pass: a flood of them costs each pass
+                    # a few ms rather than one pass in a while much more
+                    self.provision_asked()
                 busy = self.run_once() > 0
                 backoff = self.poll_interval
             except SynthaError as e:
@@ -178,9 +179,13 @@ class Snapshotter:
         FLUSH) and provision the users that asked for their limits. For a worker
         with admin credentials, when tenants may do neither. Returns (scripts
         loaded, users provisioned)."""
-        loaded = self._store.run(load_missing())
+        return self._store.run(load_missing()), self.provision_asked()
+
+    def provision_asked(self) -> int:
+        """Provision the users of one batch of limit asks (those with a keyspace);
+        returns how many were provisioned."""
         provisioned = 0
-        for user in registry.take_limit_asks(self._store, ASK_BATCHES):
+        for user in registry.take_limit_asks(self._store):
             try:
                 self._store.run(limits.provision(self.settings, self.user_keys(user).root))
                 provisioned += 1
@@ -189,7 +194,7 @@ class Snapshotter:
                     raise
                 untrusted.set_aside("limit asks", user, self.user_keys(user).root + keys.LIMITS,
                                     untrusted.Malformed("refused_by_redis", e.message))
-        return loaded, provisioned
+        return provisioned
 
     def run_once(self) -> int:
         """One pass over every user: new entries, plus idle ones of dead consumers.
