@@ -1,16 +1,17 @@
 """A tenant floods the registry streams: what it costs the trusted side (issue 17).
 
-    python benchmarks/bench_registry_flood.py [--redis-url URL] [--dsn DSN] [--flood 100000]
+    python benchmarks/bench_registry_flood.py [--dsn DSN] [--flood 100000]
 
-On one key prefix of the given Redis (default: the machine's), with users alice
-(the attacker) and bob (the victim):
+On a private redis-server (so its command statistics are this run's alone),
+with users alice (the attacker) and bob (the victim):
 
 1. ``syntha-redis snapshot run`` runs as its own process; bob pushes every 100 ms,
    and each push's capture delay (push to its row in Postgres) is measured before
-   and while alice XADDs ``--flood`` junk joins (distinct, well-formed user ids:
-   the costliest kind) and as many junk limit asks;
-2. the same floods again, folded in this process alone, to time the trusted
-   side's whole cost (``registry.fold`` and ``take_limit_asks`` until empty);
+   and while alice, in a process of her own, XADDs ``--flood`` junk joins
+   (distinct, well-formed user ids: the costliest kind) and as many junk limit asks;
+2. the same floods again, folded in this process alone, to measure the trusted
+   side's whole cost (``registry.fold`` and ``take_limit_asks`` until empty): wall
+   time, this process's CPU time and the server's time (INFO commandstats);
 3. after the floods: the registry's size, limits keys left behind, one fleet
    sweep pass and one ``/metrics`` reading of the mesh.
 """
@@ -18,11 +19,12 @@ On one key prefix of the given Redis (default: the machine's), with users alice
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -39,7 +41,8 @@ from syntha_redis.live.sweeper import Sweeper  # noqa: E402
 from syntha_redis.ops.fleet_metrics import read_fleet  # noqa: E402
 
 
-def flood(client: redis.Redis, stream: str, count: int, tag: str) -> float:
+def flood(url: str, stream: str, count: int, tag: str) -> float:
+    client = redis.Redis.from_url(url)
     start = time.perf_counter()
     for first in range(0, count, 10_000):
         pipe = client.pipeline(transaction=False)
@@ -47,6 +50,31 @@ def flood(client: redis.Redis, stream: str, count: int, tag: str) -> float:
             pipe.xadd(stream, {"u": f"{tag}-{n}"})
         pipe.execute()
     return time.perf_counter() - start
+
+
+def alice(url: str, joins: str, asks: str, count: int) -> None:
+    took = flood(url, joins, count, "fake") + flood(url, asks, count, "asker")
+    print(f"alice's floods: {count:,} joins + {count:,} limit asks in {took:.2f} s")
+
+
+def server_usec(client: redis.Redis) -> int:
+    return sum(int(s["usec"]) for s in client.info("commandstats").values())
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            return server, url
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
 
 
 def capture_delays(bob: ContextMesh, db: psycopg.Connection, seconds: float,
@@ -76,26 +104,36 @@ def capture_delays(bob: ContextMesh, db: psycopg.Connection, seconds: float,
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--dsn", default="postgresql://127.0.0.1:5432/test")
     parser.add_argument("--flood", type=int, default=100_000)
     args = parser.parse_args()
     prefix = f"flood{uuid.uuid4().hex[:8]}"
     schema = f"flood_{uuid.uuid4().hex[:8]}"
-    settings = Settings(redis_url=args.redis_url, key_prefix=prefix)
-    client = redis.Redis.from_url(args.redis_url)
+    server, url = start_server()
+    try:
+        run(args, url, prefix, schema)
+    finally:
+        server.terminate()
+        server.wait(10)
+        with psycopg.connect(args.dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def run(args: argparse.Namespace, url: str, prefix: str, schema: str) -> None:
+    settings = Settings(redis_url=url, key_prefix=prefix)
+    client = redis.Redis.from_url(url)
     joins, asks = registry_streams(prefix)
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     dsn = f"{args.dsn}?options=-csearch_path%3D{schema}"
-    meshes = [ContextMesh(user_id=u, redis_url=args.redis_url, key_prefix=prefix,
+    meshes = [ContextMesh(user_id=u, redis_url=url, key_prefix=prefix,
                           auto_cleanup=False) for u in ("alice", "bob")]
     for mesh in meshes:
         mesh.push("hello", 1)
     bob = meshes[1]
     worker = subprocess.Popen(
         [sys.executable, "-m", "syntha_redis.cli", "snapshot", "run", "--redis-url",
-         args.redis_url, "--key-prefix", prefix, "--dsn", dsn],
+         url, "--key-prefix", prefix, "--dsn", dsn],
         stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.getcwd()})
     try:
         db = psycopg.connect(dsn, autocommit=True)
@@ -107,16 +145,14 @@ def main() -> None:
                 pass
             time.sleep(0.1)
         before = capture_delays(bob, db, 3, "before")
-        during: list[float] = []
-        attacker = threading.Thread(target=lambda: during.extend(
-            capture_delays(bob, db, 8, "during")))
+        attacker = multiprocessing.get_context("spawn").Process(
+            target=alice, args=(url, joins, asks, args.flood))
         attacker.start()
-        flood_s = flood(client, joins, args.flood, "fake") + flood(client, asks, args.flood,
-                                                                   "asker")
+        during = capture_delays(bob, db, 8, "during")
         attacker.join()
-        backlog = client.xlen(joins) + client.xlen(asks)
-        print(f"alice's floods: {args.flood:,} joins + {args.flood:,} limit asks in "
-              f"{flood_s:.2f} s; left unfolded 8 s later: {backlog:,}")
+        backlog = client.xlen(joins), client.xlen(asks)
+        print(f"left in the streams 8 s after the flood began: {backlog[0]:,} joins, "
+              f"{backlog[1]:,} limit asks")
         print(f"bob's capture delay before: median {statistics.median(before):.3f} s, "
               f"max {max(before):.3f} s ({len(before)} pushes)")
         print(f"bob's capture delay during: median {statistics.median(during):.3f} s, "
@@ -126,23 +162,18 @@ def main() -> None:
         worker.wait(10)
     store = Store(settings)
     client.delete(joins, asks)  # what the worker had not taken yet
-    flood(client, joins, args.flood, "again")
-    flood(client, asks, args.flood, "again-asker")
-    start = time.perf_counter()
-    folds = 0
-    while client.xlen(joins):
-        registry.fold(store)
-        folds += 1
-    fold_s = time.perf_counter() - start
-    start = time.perf_counter()
-    takes = 0
-    while client.xlen(asks):
-        registry.take_limit_asks(store)
-        takes += 1
-    asks_s = time.perf_counter() - start
-    print(f"trusted cost of {args.flood:,} junk joins: {fold_s:.3f} s in {folds} folds; "
-          f"of {args.flood:,} junk limit asks: {asks_s:.3f} s in {takes} takes; "
-          f"total {fold_s + asks_s:.3f} s")
+    for stream, name, take in ((joins, "joins", registry.fold),
+                               (asks, "limit asks", registry.take_limit_asks)):
+        flood(url, stream, args.flood, "again")
+        wall, cpu, usec = time.perf_counter(), time.process_time(), server_usec(client)
+        passes = 0
+        while client.xlen(stream):
+            take(store)
+            passes += 1
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        usec = server_usec(client) - usec
+        print(f"trusted cost of {args.flood:,} junk {name}: {passes} passes, {wall:.3f} s wall, "
+              f"{cpu:.3f} s CPU of the reader + {usec / 1e6:.3f} s of Redis")
     users = client.scard(f"{prefix}:{{registry}}:users")
     limits = sum(1 for _ in client.scan_iter(match=f"{prefix}:{{u:*}}:limits", count=10_000))
     print(f"after the floods: {users} registered users, {limits} users' limits keys")
@@ -156,11 +187,6 @@ def main() -> None:
     for mesh in meshes:
         mesh.close()
     db.close()
-    names = list(client.scan_iter(match=f"{prefix}:*", count=10_000))
-    for first in range(0, len(names), 1000):
-        client.delete(*names[first:first + 1000])
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def registry_streams(prefix: str) -> tuple[str, str]:

@@ -49,7 +49,7 @@ __all__ = ["announce", "ask_for_limits", "forget", "fold", "take_limit_asks", "u
            "FOLD_BATCH", "JOINS_KEPT"]
 
 JOINS_KEPT = 100_000  # joins not yet folded: about that many, the oldest trimmed first
-FOLD_BATCH = 5_000  # entries one fold reads: a bounded part of a trusted pass
+FOLD_BATCH = 2_000  # entries one fold reads: ~10 ms of a trusted pass at most
 RECHECK_SECONDS = 5.0
 RECHECK_KEPT = 100  # joins waiting for their user's first write, per deployment
 EXISTS_CHUNK = 1_000  # version counters per MGET

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +28,12 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from syntha_redis.core import keys
-from syntha_redis.exceptions import SynthaValidationError
+from syntha_redis.exceptions import (
+    SynthaConnectionError,
+    SynthaError,
+    SynthaTimeoutError,
+    SynthaValidationError,
+)
 
 __all__ = [
     "BIGINT_MAX",
@@ -41,8 +47,10 @@ __all__ = [
     "integer",
     "item",
     "names",
+    "rows_refused",
     "set_aside",
     "summary",
+    "user_fault",
 ]
 
 T = TypeVar("T")
@@ -236,6 +244,25 @@ def item(h: Any) -> Item | Malformed | None:
         return e.problem
 
 
+# -- whose fault -------------------------------------------------------------------------
+
+
+def user_fault(error: SynthaError) -> bool:
+    """Whether Redis or the database refused one user's data (a wrong key type, a
+    row out of range) rather than failed as a whole (unreachable, timed out)."""
+    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
+
+
+def rows_refused(error: SynthaError) -> bool:
+    """Whether the snapshot database refused the rows themselves (a value out of
+    range, a constraint, a key too long to index), not failed (down, locked)."""
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:  # Postgres: data exception, integrity, program limit exceeded
+        return str(sqlstate)[:2] in ("22", "23", "54")
+    return isinstance(cause, sqlite3.DataError | sqlite3.IntegrityError | sqlite3.InterfaceError)
+
+
 # -- setting aside -------------------------------------------------------------------
 
 LOG_EVERY = 600.0  # s: the same problem of the same user and key is logged once a while
@@ -292,8 +319,9 @@ def set_aside(reader: str, user: str | None, where: str, problem: Malformed,
             while len(_logged) > _SEEN_KEPT:
                 _logged.popitem(last=False)
     if due:
-        log.warning("%s set aside %d unusable %s of user %r (%s): %s", reader, count,
-                    where, user, problem.kind, problem.detail)
+        whose = "" if user is None else f" of user {user!r}"
+        log.warning("%s set aside %d unusable read(s) of %s%s (%s): %s", reader, count, where,
+                    whose, problem.kind, problem.detail)
 
 
 def summary() -> dict[str, Any]:

@@ -39,10 +39,8 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.operations import MeshOperations
 from syntha_redis.core.store import CommandCall, Store
 from syntha_redis.exceptions import (
-    SynthaConnectionError,
     SynthaError,
     SynthaPermissionError,
-    SynthaTimeoutError,
 )
 
 __all__ = ["Sweeper", "register", "unregister"]
@@ -161,7 +159,7 @@ class Sweeper:
                 ops = MeshOperations(settings, user)
                 done[(settings.redis_url, settings.key_prefix, user)] = self.sweep(ops)
             except SynthaError as e:
-                if isinstance(e, SynthaConnectionError | SynthaTimeoutError):
+                if not untrusted.user_fault(e):
                     raise  # Redis is away: the next pass tries every user again
                 untrusted.set_aside("sweeper", user,
                                     keys.UserKeys(settings.key_prefix, user).root,

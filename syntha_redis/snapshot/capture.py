@@ -47,12 +47,13 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.scripts import load_missing
 from syntha_redis.core.store import ScriptCall, Store
-from syntha_redis.exceptions import SynthaConnectionError, SynthaError, SynthaTimeoutError
+from syntha_redis.core.untrusted import rows_refused, user_fault
+from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
-__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "tokens", "FLOOR_TTL_MS", "NO_FLOOR"]
+__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "FLOOR_TTL_MS", "NO_FLOOR"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
@@ -83,11 +84,6 @@ class Lag:
     gaps: tuple[str, ...] = ()
 
 
-def tokens(csv: str | bytes | None) -> list[str]:
-    """Decoded names from a csv of tokens."""
-    return list(keys.decode_csv(csv or ""))
-
-
 def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
     """The row for an item hash read with HMGET ITEM_FIELDS (None if it is gone)."""
     found = untrusted.item(h)
@@ -95,12 +91,6 @@ def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | 
         return found
     return ItemRow(user_id, key, found.value, list(found.topics), list(found.subscribers),
                    found.author, found.version, found.created_ms, found.expires_ms)
-
-
-def user_fault(error: SynthaError) -> bool:
-    """Whether Redis or the database refused one user's data (a wrong key type, a
-    row out of range) rather than failed as a whole (unreachable, timed out)."""
-    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
 
 
 class Snapshotter:
@@ -147,6 +137,7 @@ class Snapshotter:
         # aside (counted) once when they start failing, skipped while they do
         self.refused: dict[str, untrusted.Malformed] = {}
         self.last_pass_at: float | None = None  # time.time() of the last whole pass
+        self._started = time.time()
 
     # -- users -----------------------------------------------------------------------
 
@@ -178,6 +169,10 @@ class Snapshotter:
                 if self.maintain_every and time.monotonic() >= self._next_maintenance:
                     self._next_maintenance = time.monotonic() + self.maintain_every
                     self.maintain()
+                elif self.maintain_every:
+                    # one batch of asks a pass: a flood of them costs each pass
+                    # a few ms rather than one pass in a while much more
+                    self.provision_asked()
                 busy = self.run_once() > 0
                 backoff, self.failure = self.poll_interval, None
             except SynthaError as e:
@@ -195,9 +190,11 @@ class Snapshotter:
                 sleep(backoff)
 
     def status(self) -> tuple[bool, dict[str, Any]]:
-        """For ``/ready``: whether a whole pass succeeded lately, and what was set aside."""
+        """For ``/ready``: whether a whole pass succeeded lately (or the worker started
+        lately), with the last error and the users Redis refused."""
         age = None if self.last_pass_at is None else time.time() - self.last_pass_at
-        ok = age is not None and age < max(30.0, 10 * self.poll_interval)
+        since = time.time() - (self.last_pass_at or self._started)
+        ok = since < max(30.0, 10 * self.poll_interval)
         return ok, {"capture": {"ok": ok, "last_pass_seconds_ago": age,
                                 "last_error": self.failure,
                                 "users_refused": len(self.refused)}}
@@ -207,7 +204,11 @@ class Snapshotter:
         FLUSH) and provision the users that asked for their limits. For a worker
         with admin credentials, when tenants may do neither. Returns (scripts
         loaded, users provisioned)."""
-        loaded = self._store.run(load_missing())
+        return self._store.run(load_missing()), self.provision_asked()
+
+    def provision_asked(self) -> int:
+        """Provision the users of one batch of limit asks (those with a keyspace);
+        returns how many were provisioned."""
         provisioned = 0
         for user in registry.take_limit_asks(self._store):
             try:
@@ -217,8 +218,8 @@ class Snapshotter:
                 if not user_fault(e):
                     raise
                 untrusted.set_aside("limit asks", user, self.user_keys(user).root + keys.LIMITS,
-                                    untrusted.Malformed("refused", e.message))
-        return loaded, provisioned
+                                    untrusted.Malformed("refused_by_redis", e.message))
+        return provisioned
 
     def run_once(self) -> int:
         """One pass over every user: new entries, plus idle ones of dead consumers.
@@ -272,19 +273,18 @@ class Snapshotter:
         try:
             self.db.write(batch)
         except SynthaError as e:
-            if not user_fault(e):
+            if not rows_refused(e):
                 raise
-            batch = self._write_per_user(batch, e)
+            batch = self._write_per_user(batch)
         self.rows_written += len(batch)
         self._ack(entries)
         self._backlog = []
         self._advance(entries)
         return len(entries)
 
-    def _write_per_user(self, batch: Batch, error: SynthaError) -> Batch:
-        """The database refused ``batch``: write it user by user, and set aside the
-        rows of a user it still refuses while it takes an empty transaction (the
-        database works; that user's rows do not). Returns what was written."""
+    def _write_per_user(self, batch: Batch) -> Batch:
+        """The database refused rows of ``batch``: write it user by user, and set
+        aside the rows of the users it refuses. Returns what was written."""
         by_user: dict[str, Batch] = {}
         for row in batch.items:
             by_user.setdefault(row.user_id, Batch()).items.append(row)
@@ -297,9 +297,8 @@ class Snapshotter:
             try:
                 self.db.write(rows)
             except SynthaError as e:
-                if not user_fault(e):
+                if not rows_refused(e):
                     raise
-                self.db.write(Batch())  # raises, and keeps the backlog, if the database is down
                 untrusted.set_aside("snapshot capture", user, self.user_keys(user).stream,
                                     untrusted.Malformed("refused_by_database", e.message),
                                     count=len(rows))
@@ -307,8 +306,6 @@ class Snapshotter:
             written.items += rows.items
             written.agents += rows.agents
             written.clears += rows.clears
-        if not len(written) and len(by_user) > 1:
-            raise error  # no user's rows went in: the database, not the data
         return written
 
     # -- reading the streams -------------------------------------------------------------
@@ -421,7 +418,14 @@ class Snapshotter:
         pipe = self.client.pipeline(transaction=False)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.group, *ids)
-        self.call(pipe.execute)
+        replies = self.call(pipe.execute, raise_on_error=False)
+        users = {e.stream: e.user_id for e in entries}
+        for stream, reply in zip(by_stream, replies, strict=True):
+            if isinstance(reply, redis.ResponseError):
+                # the stream was replaced since it was read (with its pending
+                # entries): nothing is left to acknowledge, nothing to retry
+                self._refuse(users[stream], stream, translate_error(reply, self.settings,
+                                                                    "XACK"))
 
     # -- entries to rows ---------------------------------------------------------------
 

@@ -31,13 +31,7 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.store import CommandCall, ScriptCall, Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError, SynthaPersistenceError
-from syntha_redis.snapshot.capture import (
-    FLOOR_TTL_MS,
-    ITEM_FIELDS,
-    NO_FLOOR,
-    item_row,
-    user_fault,
-)
+from syntha_redis.snapshot.capture import FLOOR_TTL_MS, ITEM_FIELDS, NO_FLOOR, item_row
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import AgentRow, ItemRow
 
@@ -153,7 +147,7 @@ def restore_all(
         try:
             total.add(restore_user(settings, db, user))
         except SynthaError as e:
-            if not user_fault(e):
+            if not untrusted.user_fault(e):
                 raise
             untrusted.set_aside("snapshot restore", user,
                                 keys.UserKeys(settings.key_prefix, user).root,

@@ -30,6 +30,7 @@ class Deployment:
     alice: ContextMesh
     bob: ContextMesh
     snap: Snapshotter
+    dsn: str
 
     @property
     def prefix(self) -> str:
@@ -68,7 +69,7 @@ def deployment(pg_dsn: str) -> Iterator[Deployment]:
     snap = Snapshotter(settings, db, claim_idle_ms=0)
     snap.drain()
     admin = redis.Redis.from_url(MACHINE_REDIS_URL)
-    yield Deployment(settings, admin, meshes["alice"], meshes["bob"], snap)
+    yield Deployment(settings, admin, meshes["alice"], meshes["bob"], snap, pg_dsn)
     for mesh in meshes.values():
         mesh.close()
     db.close()

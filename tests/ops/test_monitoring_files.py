@@ -14,6 +14,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROCESS_SERIES = {
     "syntha_redis_operations_total",
     "syntha_redis_operation_duration_seconds_bucket",
+    "syntha_redis_malformed_data_total",
 }
 EXPORTED = {f"syntha_redis_mesh_{name}" for name in SERIES} | PROCESS_SERIES
 NAME = re.compile(r"\bsyntha_redis_\w+")
