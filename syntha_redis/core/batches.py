@@ -126,8 +126,9 @@ class BatchOperations(TopicOperations):
         if not tokens:
             return {}
         reply = yield self._script("get_many", agent, *tokens)
-        return {
-            key: self._item(key, [tok, *found[1:]])
-            for key, tok, found in zip(wanted, tokens, reply, strict=True)
-            if int(found[0]) == 1
-        }
+        rows = [(key, [tok, *found[1:]])
+                for key, tok, found in zip(wanted, tokens, reply, strict=True)
+                if int(found[0]) == 1]
+        # a corrupt item is left out (and logged), as in every read of many items
+        items, _ = self._readable(rows, lambda row: self._item(*row))
+        return {item.key: item for item in items}

@@ -395,7 +395,7 @@ class MeshOperations:
         except UNREADABLE as e:
             raise CorruptItem(self.user_id, key if key is not None else repr(f[0]), e) from e
 
-    def _readable(self, rows: list[list[Any]], build: Callable[[list[Any]], R]) -> tuple[list[R], int]:
+    def _readable(self, rows: list[Any], build: Callable[[Any], R]) -> tuple[list[R], int]:
         """``build`` of each row, leaving out (and logging) corrupt ones: one bad item
         never fails a read of many. Returns the results and how many were left out."""
         built, skipped = [], 0
