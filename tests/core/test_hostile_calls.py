@@ -134,6 +134,17 @@ def test_a_chunked_visible_read_counts_each_item_once_and_keeps_the_newest(
     assert list(got) == [f"g{i:04}" for i in range(550, 600)]  # the newest, oldest first
 
 
+def test_one_visible_call_scans_a_bounded_chunk_whatever_the_caller_asks(
+    mesh_factory: Callable[..., ContextMesh],
+) -> None:
+    mesh = mesh_factory()
+    mesh.push_many([{"key": f"k{i}", "value": i} for i in range(1000)])
+    reply = _script(mesh, "visible", "agent", "", "kv", "")
+    assert reply[1] != b"" and 0 < reply[2] == len(reply) - 3 <= 600
+    with pytest.raises(SynthaValidationError):
+        _script(mesh, "visible", "agent", "x:y", "kv", "")  # not a cursor it gave
+
+
 # -- scripts check every argument against the deployment's limits ------------------------
 
 
