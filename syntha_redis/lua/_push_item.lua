@@ -23,7 +23,7 @@ end
 -- element (several times that on a loaded machine), so one call's values may
 -- hold at most MAX_ELEMENTS elements together (the client checks each value
 -- against the same, codec.MAX_ELEMENTS).
-local MAX_DEPTH, MAX_ELEMENTS = 500, 100000
+local MAX_DEPTH, MAX_ELEMENTS = 500, 50000
 -- bytes after the header byte of fixed-size scalars (floats, ints)
 local MP_FIXED = {[0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
                   [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8}

@@ -19,8 +19,9 @@ from syntha_redis import AsyncContextMesh, ContextMesh, SynthaValidationError
 from syntha_redis.async_tools import AsyncToolHandler
 from syntha_redis.core import keys
 from syntha_redis.core.calls import Operation, ScriptCall
-from syntha_redis.core.codec import CorruptItem
+from syntha_redis.core.codec import MAX_ELEMENTS, CorruptItem
 from syntha_redis.core.config import Settings
+from syntha_redis.core.operations import CLEAR_CHUNK
 from syntha_redis.core.topic_operations import DELETE_TOPIC_CHUNK
 from syntha_redis.prompts import build_system_prompt
 from syntha_redis.tools import ToolHandler
@@ -112,9 +113,9 @@ def test_clear_and_cleanup_hold_a_raw_caller_to_bounded_chunks(
     head[5] = 10**9  # prune batch
     pruned, remaining = _script(mesh, "cleanup", *head)
     assert pruned == 7 and remaining == 23  # the deployment's prune batch, not 10^9
-    mesh.push_many([{"key": f"c{i}", "value": i} for i in range(600)])
+    mesh.push_many([{"key": f"c{i}", "value": i} for i in range(CLEAR_CHUNK + 100)])
     left, deleted, _ = _script(mesh, "clear", *ops._head(), 10**9)
-    assert deleted == 500 and left > 0
+    assert deleted == CLEAR_CHUNK and left > 0
     mesh.clear()
     assert mesh.size() == 0 and raw.exists(root + "exp") == 0
 
@@ -212,7 +213,7 @@ def test_a_raw_batch_over_the_cap_is_refused(mesh_factory: Callable[..., Context
 def test_only_values_that_round_trip_are_accepted(mesh_factory: Callable[..., ContextMesh]) -> None:
     mesh = mesh_factory()
     mesh.subscribe_to_topics("agent", ["t"])
-    for value in ({(1, 2): "x"}, {"a": {3: 4}}, {b"k": 1}, list(range(100_001))):
+    for value in ({(1, 2): "x"}, {"a": {3: 4}}, {b"k": 1}, list(range(MAX_ELEMENTS))):
         with pytest.raises(SynthaValidationError) as refused:
             mesh.push("p", value, topics=["t"])
         assert refused.value.field == "value" and refused.value.suggestion
