@@ -8,13 +8,16 @@ library for each heavy call, then runs the call once and reads the slowest
 script it sent (SLOWLOG times top-level commands: one EVALSHA covers every
 command its script ran; "< 0.5" = none was logged) and how many scripts it
 sent (INFO commandstats). Meanwhile another user ("bob") reads one item in a
-loop; his worst ``get`` round trip is shown next to it.
+loop; his worst ``get`` round trip is shown next to it. The server runs at the
+highest CPU priority when the bench may set it (root), so that on a machine
+shared with other work SLOWLOG shows what a script costs, not how long the
+server waited for a CPU.
 
 The calls: ``delete_topic`` of a topic holding every item, ``get_all_for_agent``
 of an agent that sees every item, ``clear``, ``cleanup_expired`` and a raw
 ``cleanup.lua`` EVALSHA asking to prune 10^9 expired items at once (the script
 holds it to the deployment's prune batch), ``push`` of a value of 100,000
-elements (the script walks its encoding) and ``push_many`` of 1,000 items.
+elements (the script walks its encoding) and ``push_many`` of 500 items.
 The issue's figures before chunking: delete_topic 3,678 ms, get_all_for_agent
 1,213 ms, clear 124 ms per 10k chunk, raw cleanup 1,382 ms.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -40,7 +44,7 @@ from syntha_redis.core.codec import MAX_ELEMENTS  # noqa: E402
 from syntha_redis.core.scripts import SCRIPTS  # noqa: E402
 from tests.support.servers import RedisProcess  # noqa: E402
 
-BATCH = 1000  # items per push_many while loading
+BATCH = 500  # items per push_many while loading (the most one call takes)
 
 
 class Results(dict[str, dict[str, float]]):
@@ -92,8 +96,9 @@ def scripts_run(client: redis.Redis) -> int:
 
 
 def show(name: str, r: dict[str, float]) -> None:
-    print(f"{name:<28}  {r['worst_command_ms']:>10.1f} ms  {r['scripts']:>7.0f}  "
-          f"{r['wall_s']:>5.1f} s  {r['bob_worst_get_ms']:>8.1f} ms", flush=True)
+    print(f"{name:<28}  {r['worst_command_ms']:>9.1f} ms  {r['p99_ms']:>7.1f} ms  "
+          f"{r['over_50_ms']:>5.0f}  {r['scripts']:>7.0f}  {r['wall_s']:>5.1f} s  "
+          f"{r['bob_worst_get_ms']:>8.1f} ms", flush=True)
 
 
 def measure(client: redis.Redis, bob: Bob, call: Callable[[], Any]) -> dict[str, float]:
@@ -107,8 +112,12 @@ def measure(client: redis.Redis, bob: Bob, call: Callable[[], Any]) -> dict[str,
     scripts = scripts_run(client) - before
     entries = [e for e in client.slowlog_get(100_000)
                if e["command"].split()[0].upper() in (b"EVALSHA", b"EVAL")]
-    worst = max((e["duration"] for e in entries), default=0)
-    return {"worst_command_ms": worst / 1000, "scripts": scripts, "wall_s": wall,
+    times = sorted(e["duration"] / 1000 for e in entries)
+    # the 99th percentile over all the call's scripts (those under 0.5 ms were not logged)
+    at = int(scripts * 0.99)
+    p99 = times[at - (scripts - len(times))] if at >= scripts - len(times) and times else 0.0
+    return {"worst_command_ms": times[-1] if times else 0.0, "p99_ms": p99,
+            "over_50_ms": sum(t > 50 for t in times), "scripts": scripts, "wall_s": wall,
             "bob_worst_get_ms": bob.worst * 1000}
 
 
@@ -120,8 +129,16 @@ def main() -> None:
     warnings.simplefilter("ignore")  # the cut reads warn, as they should
     server = RedisProcess(extra=("--slowlog-log-slower-than", "500",
                                  "--slowlog-max-len", "100000")).start()
+    assert server.proc is not None
+    try:
+        # SLOWLOG times a command by the wall clock: on a machine shared with other
+        # loads, a server waiting for a CPU would charge the wait to the script
+        os.setpriority(os.PRIO_PROCESS, server.proc.pid, -20)
+    except PermissionError:
+        print("(not root: the server keeps its priority; figures include CPU waits)")
     results = Results()
-    print(f"{'call':<28}  worst script  scripts  wall    bob's worst get", flush=True)
+    print(f"{'call':<28}  worst script  p99 script  >50ms  scripts  wall    "
+          "bob's worst get", flush=True)
     try:
         client = redis.Redis.from_url(server.url)
         bob = Bob(server.url)
@@ -159,7 +176,7 @@ def main() -> None:
         big = mesh("big")
         results["push 100k elements"] = measure(
             client, bob, lambda: big.push("big", list(range(MAX_ELEMENTS - 1))))
-        results["push_many 1000 items"] = measure(client, bob, lambda: load(big, BATCH))
+        results["push_many 500 items"] = measure(client, bob, lambda: load(big, BATCH))
     finally:
         server.stop()
     if args.json:

@@ -21,7 +21,7 @@ __all__ = ["BatchOperations", "batch_items"]
 
 # Topics and subscribers of all the items of one push_many(), counted (lua/push_many.lua
 # holds a batch to as many index entries, so that one call stays short).
-MAX_BATCH_ROUTES = 10_000
+MAX_BATCH_ROUTES = 5000
 
 # What one push_many() item may hold: push()'s arguments.
 _PUSH_FIELDS = frozenset(

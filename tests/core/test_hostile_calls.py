@@ -49,6 +49,13 @@ def _raw_push(mesh: ContextMesh, *args: Any) -> Any:
     return _script(mesh, "push", *args)
 
 
+def _fill(mesh: ContextMesh, items: list[dict[str, Any]]) -> None:
+    """push_many in batches of the most one call takes."""
+    step = mesh.settings.max_batch_items
+    for start in range(0, len(items), step):
+        mesh.push_many(items[start:start + step])
+
+
 def _nest(depth: int) -> list[Any]:
     deep: list[Any] = []
     cur = deep
@@ -125,9 +132,9 @@ def test_a_chunked_visible_read_counts_each_item_once_and_keeps_the_newest(
 ) -> None:
     mesh = mesh_factory(max_visible_items=50)
     # addressed to the agent and on both its topics: still one item each
-    mesh.push_many([{"key": f"k{i:04}", "value": i, "topics": ["a", "b"],
+    _fill(mesh, [{"key": f"k{i:04}", "value": i, "topics": ["a", "b"],
                      "subscribers": ["agent"]} for i in range(700)])
-    mesh.push_many([{"key": f"g{i:04}", "value": i} for i in range(600)])
+    _fill(mesh, [{"key": f"g{i:04}", "value": i} for i in range(600)])
     mesh.subscribe_to_topics("agent", ["a", "b"])
     with pytest.warns(UserWarning):
         got = mesh.get_all_for_agent("agent")
@@ -139,7 +146,7 @@ def test_one_visible_call_scans_a_bounded_chunk_whatever_the_caller_asks(
     mesh_factory: Callable[..., ContextMesh],
 ) -> None:
     mesh = mesh_factory()
-    mesh.push_many([{"key": f"k{i}", "value": i} for i in range(1000)])
+    _fill(mesh, [{"key": f"k{i}", "value": i} for i in range(1000)])
     reply = _script(mesh, "visible", "agent", "", "kv", "")
     assert reply[1] != b"" and 0 < reply[2] == len(reply) - 3 <= 600
     with pytest.raises(SynthaValidationError):
@@ -200,7 +207,7 @@ def test_a_raw_batch_over_the_cap_is_refused(mesh_factory: Callable[..., Context
     mesh.push("seed", 1)
     item = ("", b"\x01", "", "", "", 0, "")
     args = [*mesh.operations._head()]
-    for i in range(1001):
+    for i in range(501):
         args += [f"k{i}", *item[1:]]
     with pytest.raises(SynthaValidationError) as refused:
         _script(mesh, "push_many", *args)
