@@ -11,7 +11,8 @@ sent (INFO commandstats). Meanwhile another user ("bob") reads one item in a
 loop; his worst ``get`` round trip is shown next to it. The server runs at the
 highest CPU priority when the bench may set it (root), so that on a machine
 shared with other work SLOWLOG shows what a script costs, not how long the
-server waited for a CPU.
+server waited for a CPU. The first row is a control: 2,000 runs of a script of
+fixed cost (~1.5 ms idle), whose spread is the machine's own noise.
 
 The calls: ``delete_topic`` of a topic holding every item, ``get_all_for_agent``
 of an agent that sees every item, ``clear``, ``cleanup_expired`` and a raw
@@ -148,6 +149,12 @@ def main() -> None:
             # the bench deployment has no item quota: it stores n items per user
             return ContextMesh(user_id=user, redis_url=server.url, key_prefix="bench",
                                max_items_per_user=0, auto_cleanup=False)
+
+        # the machine's own noise: a script of fixed cost (1,000 SADD + SREM), 2,000 times
+        noise = client.script_load("for i = 1, 1000 do redis.call('SADD', KEYS[1], i) "
+                                   "redis.call('SREM', KEYS[1], i) end")
+        results["control: fixed-cost script"] = measure(
+            client, bob, lambda: [client.evalsha(noise, 1, "noise") for _ in range(2000)])
 
         topic = mesh("topic")
         load(topic, n, topics=["t"])
