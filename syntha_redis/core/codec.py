@@ -31,8 +31,8 @@ __all__ = [
 # recursion limit (1000) wherever it is shown later (tool results, MCP, CLI).
 MAX_DEPTH = 500
 # Elements (scalars and containers) of the values of one call: the script walks
-# each value's encoding to check it, ~0.1 us an element (lua/_push_item.lua).
-MAX_ELEMENTS = 50_000
+# each value's encoding to check it, ~0.5 us an element (lua/_push_item.lua).
+MAX_ELEMENTS = 20_000
 
 # What reading a stored field that a raw command corrupted raises.
 UNREADABLE = (ValueError, TypeError, OverflowError, IndexError, AttributeError)

@@ -41,7 +41,7 @@ __all__ = [
     "group_by_topic",
 ]
 
-CLEAR_CHUNK = 250  # items of one clear.lua call (its cap: see its CHUNK)
+CLEAR_CHUNK = 100  # items of one clear.lua call (its cap: see its CHUNK)
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
 ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
