@@ -22,7 +22,7 @@ __all__ = ["BatchOperations", "batch_items"]
 
 # Topics and subscribers of all the items of one push_many(), counted (lua/push_many.lua
 # holds a batch to as many index entries, so that one call stays short).
-MAX_BATCH_ROUTES = 10_000
+MAX_BATCH_ROUTES = 5000
 
 # What one push_many() item may hold: push()'s arguments.
 _PUSH_FIELDS = frozenset(
@@ -135,11 +135,12 @@ class BatchOperations(TopicOperations):
     def _read_many(self, wanted: list[str], tokens: list[str], agent: str
                    ) -> Operation[dict[str, StoredItem]]:
         reply = yield self._script("get_many", agent, *tokens)
-        return {
-            key: self._item(key, [tok, *found[1:]])
-            for key, tok, found in zip(wanted, tokens, reply, strict=True)
-            if int(found[0]) == 1
-        }
+        rows = [(key, [tok, *found[1:]])
+                for key, tok, found in zip(wanted, tokens, reply, strict=True)
+                if int(found[0]) == 1]
+        # a corrupt item is left out (and logged), as in every read of many items
+        items, _ = self._readable(rows, lambda row: self._item(*row))
+        return {item.key: item for item in items}
 
     def _frozen_many(self, wanted: list[str], tokens: list[str], agent: str
                      ) -> Operation[tuple[Any, float | None]]:

@@ -31,8 +31,8 @@ __all__ = [
 # recursion limit (1000) wherever it is shown later (tool results, MCP, CLI).
 MAX_DEPTH = 500
 # Elements (scalars and containers) of the values of one call: the script walks
-# each value's encoding to check it, ~0.1 us an element (lua/_push_item.lua).
-MAX_ELEMENTS = 100_000
+# each value's encoding to check it, ~0.5 us an element (lua/_push_item.lua).
+MAX_ELEMENTS = 20_000
 
 # What reading a stored field that a raw command corrupted raises.
 UNREADABLE = (ValueError, TypeError, OverflowError, IndexError, AttributeError)
@@ -65,11 +65,11 @@ def encode_value(value: Any, max_bytes: int, key: str) -> bytes:
     if isinstance(value, dict | list | tuple):
         problem = _not_json(value)
         if problem:
+            why, suggestion = problem
             raise SynthaValidationError(
-                f"value of {key!r} cannot be stored: {problem}",
+                f"value of {key!r} cannot be stored: {why}",
                 field="value",
-                suggestions=[_suggestion(RecursionError()) if "deep" in problem
-                             else _JSON_LIKE],
+                suggestions=[suggestion],
             )
     if len(data) > max_bytes:
         raise SynthaValidationError(
@@ -121,16 +121,20 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     return _walk(value, limit, check=False) == "deep"
 
 
-def _not_json(value: Any) -> str | None:
-    """Why ``value`` would not read back as stored, or be refused by the script; or None."""
+def _not_json(value: Any) -> tuple[str, str] | None:
+    """(why ``value`` would not read back as stored, or be refused by the script, and
+    what to do instead); None if it is fine."""
     problem = _walk(value, MAX_DEPTH, check=True)
     if problem == "deep":
-        return f"it is nested more than {MAX_DEPTH} levels deep (or contains itself)"
+        return (f"it is nested more than {MAX_DEPTH} levels deep (or contains itself)",
+                _suggestion(RecursionError()))
     if problem == "key":
-        return "a dict key is not a string (JSON objects have string keys only)"
+        return ("a dict key is not a string (JSON objects have string keys only)",
+                "Use string keys, e.g. {'1,2': ...} for a tuple key (1, 2)")
     if problem == "many":
-        return (f"it holds more than {MAX_ELEMENTS} elements (lists, dicts, keys and "
-                "scalars); store large arrays as one string or bytes")
+        return (f"it holds more than {MAX_ELEMENTS} elements (lists, dicts, keys and scalars)",
+                "Store a large array as one string or bytes (e.g. JSON text), or split it "
+                "over several keys")
     return None
 
 
@@ -156,7 +160,8 @@ def _walk(value: Any, limit: int, check: bool) -> str | None:
             children: Iterable[Any] = item.values()
         else:
             children = item
-        stack.extend((c, depth + 1) for c in children if check or isinstance(c, dict | list | tuple))
+        stack.extend((c, depth + 1) for c in children
+                     if check or isinstance(c, dict | list | tuple))
     return None
 
 

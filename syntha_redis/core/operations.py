@@ -43,7 +43,7 @@ __all__ = [
     "group_by_topic",
 ]
 
-CLEAR_CHUNK = 500  # items of one clear.lua call (its cap: see its CHUNK)
+CLEAR_CHUNK = 100  # items of one clear.lua call (its cap: see its CHUNK)
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
 ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
@@ -426,7 +426,7 @@ class MeshOperations:
         except UNREADABLE as e:
             raise CorruptItem(self.user_id, key if key is not None else repr(f[0]), e) from e
 
-    def _readable(self, rows: list[list[Any]], build: Callable[[list[Any]], R]) -> tuple[list[R], int]:
+    def _readable(self, rows: list[Any], build: Callable[[Any], R]) -> tuple[list[R], int]:
         """``build`` of each row, leaving out (and logging) corrupt ones: one bad item
         never fails a read of many. Returns the results and how many were left out."""
         built, skipped = [], 0

@@ -18,7 +18,7 @@ __all__ = ["TopicDeletion", "TopicOperations", "Unsubscribed"]
 
 # Items (then followers) one delete_topic.lua call handles (the script holds it to
 # at most this many, whatever a client asks): see its CHUNK.
-DELETE_TOPIC_CHUNK = 250
+DELETE_TOPIC_CHUNK = 100
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,8 @@ end
 
 -- ms periods of the head (stream age, idle ttl, op result ttl): up to a year
 local MAX_PERIOD_MS = 366 * 86400000
+-- expired items one call prunes, whatever the deployment says (~7 us each)
+local MAX_PRUNE = 1000
 
 -- The limits, with the common head checked against them: nil and an error
 -- reply if either is missing or refused. A stream max length or a prune batch
@@ -316,7 +318,9 @@ local function checked_head()
   end
   local batch = whole(ARGV[6], 1e15)
   if not batch or batch < 1 then return nil, refused('prune_batch', ARGV[6], lim.prune) end
-  if lim.prune > 0 and batch > lim.prune then ARGV[6] = string.format('%d', lim.prune) end
+  local most = MAX_PRUNE
+  if lim.prune > 0 then most = math.min(lim.prune, MAX_PRUNE) end
+  if batch > most then ARGV[6] = string.format('%d', most) end
   return lim
 end
 

@@ -19,11 +19,11 @@ end
 -- strings, bytes, arrays and maps with string keys, nested at most MAX_DEPTH
 -- deep. Redis's cmsgpack would accept trailing bytes and any key type, and
 -- fakeredis has none, so this walks the encoding itself: a header at a time,
--- skipping string and bytes bodies by their length. The walk costs ~0.1 us an
--- element (several times that on a loaded machine), so one call's values may
--- hold at most MAX_ELEMENTS elements together (the client checks each value
--- against the same, codec.MAX_ELEMENTS).
-local MAX_DEPTH, MAX_ELEMENTS = 500, 100000
+-- skipping string and bytes bodies by their length. The walk costs ~0.5 us an
+-- element on an idle 2-core machine (several times that on a loaded one), so
+-- one call's values may hold at most MAX_ELEMENTS elements together (the
+-- client checks each value against the same, codec.MAX_ELEMENTS).
+local MAX_DEPTH, MAX_ELEMENTS = 500, 20000
 -- bytes after the header byte of fixed-size scalars (floats, ints)
 local MP_FIXED = {[0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
                   [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8}

@@ -16,14 +16,15 @@ local prior = replayed()
 if prior then return prior end
 local lim, bad = checked_head()
 if not lim then return bad end
--- at most the deployment's batch, and never more than MAX_ITEMS (~30 us an item)
-local MAX_ITEMS = 1000
+-- at most the deployment's batch, and never more than MAX_ITEMS (~30 us an item
+-- on an idle 2-core machine, several times that on a loaded one)
+local MAX_ITEMS = 500
 local items, most = (#ARGV - 6) / 7, MAX_ITEMS
 if lim.batch > 0 then most = math.min(lim.batch, MAX_ITEMS) end
 if items ~= math.floor(items) or items > most then return refused('items', items, most) end
 -- each topic and subscriber of an item is an index entry to write: a batch of
 -- many items with many of each would hold the server (batches.MAX_BATCH_ROUTES)
-local MAX_ROUTES, routes = 10000, 0
+local MAX_ROUTES, routes = 5000, 0
 for b = 7, #ARGV, 7 do routes = routes + count(ARGV[b + 3]) + count(ARGV[b + 4]) end
 if routes > MAX_ROUTES then return refused('routes', routes, MAX_ROUTES) end
 local now, now_s = clock()

@@ -10,9 +10,9 @@
 -- Returns {acted (0/1), pruned, remaining_expired}
 local lim, bad = checked_head()
 if not lim then return bad end
-if #ARGV[7] > 64 or not whole(ARGV[8], MAX_PERIOD_MS) then
-  return refused('lease', ARGV[8], MAX_PERIOD_MS)
-end
+-- an owner id is host:pid:random (syntha_redis/live/sweeper.py)
+if #ARGV[7] > 256 then return refused('owner', #ARGV[7], 256) end
+if not whole(ARGV[8], MAX_PERIOD_MS) then return refused('lease', ARGV[8], MAX_PERIOD_MS) end
 local holder = redis.call('GET', K_SWEEP)
 if holder and holder ~= ARGV[7] then return {0, 0, 0} end
 redis.call('SET', K_SWEEP, ARGV[7], 'PX', ARGV[8])

@@ -36,9 +36,9 @@ TTL = 3.0
 
 def _push_and_die(url: str, prefix: str, count: int) -> None:
     mesh = ContextMesh(user_id="gone", redis_url=url, key_prefix=prefix, auto_cleanup=False)
-    for start in range(0, count, 1000):
+    for start in range(0, count, 500):
         mesh.push_many([{"key": f"k{i}", "value": "x" * 100, "topics": ["t"], "ttl": TTL}
-                        for i in range(start, start + 1000)])
+                        for i in range(start, start + 500)])
     os._exit(0)  # no close(), no sweep: as a killed worker leaves it
 
 
