@@ -507,10 +507,6 @@ class Snapshotter:
         """Why the capture does not run (its last pass failed), None while it does."""
         return None if self.failure is None else f"the snapshot capture fails: {self.failure}"
 
-    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
-        """Age of the oldest change not captured yet, over ``users`` (0 = caught up)."""
-        return self.lag(users).seconds
-
     def _waiting(self, user: str) -> tuple[int | None, int]:
         """(time in ms of the oldest entry not acknowledged, how many) in one stream."""
         stream = self.user_keys(user).stream
