@@ -242,9 +242,11 @@ class Snapshotter:
         batch = self.rows(entries)
         self.db.write(batch)
         self.rows_written += len(batch)
-        self._ack(entries)
+        lost = self._ack(entries)
         self._backlog = []
-        self._advance(entries)
+        for user in lost:
+            self._reconcile(user)
+        self._advance([e for e in entries if e.user_id not in lost])
         return len(entries)
 
     # -- reading the streams -------------------------------------------------------------
@@ -335,14 +337,31 @@ class Snapshotter:
                 if name != self.consumer and not c["pending"] and c["idle"] >= self.forget_idle_ms:
                     self.call(self.client.xgroup_delconsumer, stream, self.group, name)
 
-    def _ack(self, entries: list[Entry]) -> None:
+    def _ack(self, entries: list[Entry]) -> list[str]:
+        """Acknowledge ``entries``; returns the users whose entries were no longer
+        pending: their stream was lost (flushed, an empty restart) while the rows
+        were written, so the rows may be newer than what Redis was restored to."""
         by_stream: dict[str, list[bytes]] = {}
+        users: dict[str, str] = {}
         for e in entries:
             by_stream.setdefault(e.stream, []).append(e.id)
+            users[e.stream] = e.user_id
         pipe = self.client.pipeline(transaction=False)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.group, *ids)
-        self.call(pipe.execute)
+        acked = self.call(pipe.execute)
+        return [users[stream] for (stream, ids), n in zip(by_stream.items(), acked, strict=True)
+                if int(n) < len(set(ids))]
+
+    def _reconcile(self, user_id: str) -> None:
+        """Capture ``user_id`` in full, then put back into Redis the snapshot's rows
+        that are newer than Redis's: a batch read before Redis lost the user's data
+        may have been committed after the user was restored."""
+        # imported here: restore builds on this module (item_row, the floor)
+        from syntha_redis.snapshot.restore import restore_user
+
+        self.recapture(user_id)
+        restore_user(self.settings, self.db, user_id)
 
     # -- entries to rows ---------------------------------------------------------------
 
