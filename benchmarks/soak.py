@@ -200,8 +200,7 @@ class Writer:
             have = stored.get(key)
             history = self.history.get(key, {})
             attempts = self.uncertain.get(key, set())
-            if (have is None and None in attempts) or (have is not None and have[0] in attempts
-                                                       and have[1] > self.top - 1):
+            if (None if have is None else have[0]) in attempts:
                 continue  # a write that failed during a fault was applied, or not
             if have is not None and history.get(have[1], "none") != have[0]:
                 self.violation(f"{key} holds {have}, never acknowledged")

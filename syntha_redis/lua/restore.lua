@@ -1,7 +1,8 @@
 -- restore.lua: write snapshot rows (from Postgres or SQLite) back into a user's mesh.
 -- include: _push_item.lua
 --
--- Idempotent: an item row is applied only if it is newer than Redis's copy, so
+-- Idempotent: an item row is applied only if it is newer than Redis's copy (or
+-- than its deletion, kept in <root>gone while a snapshot captures the user), so
 -- running a restore twice, or over a partly restored mesh, changes nothing more.
 -- Rows keep their version, author, creation time and absolute expiry; expired
 -- rows are skipped. An agent's subscriptions or post permissions are restored
@@ -44,11 +45,14 @@ for i = agents_at, #ARGV, AGENT_FIELDS do
 end
 
 local now = now_ms()
+local cleared = tonumber(redis.call('ZSCORE', K_GONE, '*cleared') or '0')
 local applied, not_newer, expired, agents = 0, 0, 0, 0
 local ix = index_batch()
 for i = FIRST, agents_at - 1, ITEM_FIELDS do
   local ver, expires = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 5])
-  local current = tonumber(redis.call('HGET', K_ITEM .. ARGV[i], 'version') or '0')
+  -- a deletion or clear since (kept for the snapshot in gone) counts as Redis's version
+  local current = math.max(tonumber(redis.call('HGET', K_ITEM .. ARGV[i], 'version') or '0'),
+                           tonumber(redis.call('ZSCORE', K_GONE, ARGV[i]) or '0'), cleared)
   if expires > 0 and expires <= now then
     expired = expired + 1
   elseif ver <= current then

@@ -277,9 +277,11 @@ class Snapshotter:
                 raise
             batch = self._write_per_user(batch)
         self.rows_written += len(batch)
-        self._ack(entries)
+        lost = self._ack(entries)
         self._backlog = []
-        self._advance(entries)
+        for user in lost:
+            self._reconcile(user)
+        self._advance([e for e in entries if e.user_id not in lost])
         return len(entries)
 
     def _write_per_user(self, batch: Batch) -> Batch:
@@ -411,21 +413,44 @@ class Snapshotter:
                 if name != self.consumer and not c["pending"] and c["idle"] >= self.forget_idle_ms:
                     self.call(self.client.xgroup_delconsumer, stream, self.group, name)
 
-    def _ack(self, entries: list[Entry]) -> None:
+    def _ack(self, entries: list[Entry]) -> list[str]:
+        """Acknowledge ``entries``; returns the users whose entries were no longer
+        pending: their stream was lost (flushed, an empty restart) while the rows
+        were written, so the rows may be newer than what Redis was restored to."""
         by_stream: dict[str, list[bytes]] = {}
+        users: dict[str, str] = {}
         for e in entries:
             by_stream.setdefault(e.stream, []).append(e.id)
+            users[e.stream] = e.user_id
         pipe = self.client.pipeline(transaction=False)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.group, *ids)
         replies = self.call(pipe.execute, raise_on_error=False)
-        users = {e.stream: e.user_id for e in entries}
-        for stream, reply in zip(by_stream, replies, strict=True):
+        lost = []
+        for (stream, ids), reply in zip(by_stream.items(), replies, strict=True):
             if isinstance(reply, redis.ResponseError):
                 # the stream was replaced since it was read (with its pending
                 # entries): nothing is left to acknowledge, nothing to retry
                 self._refuse(users[stream], stream, translate_error(reply, self.settings,
                                                                     "XACK"))
+            elif isinstance(reply, Exception):
+                raise translate_error(reply, self.settings, "XACK")
+            elif int(reply) < len(set(ids)):
+                lost.append(users[stream])
+        return lost
+
+    def _reconcile(self, user_id: str) -> None:
+        """Capture ``user_id`` in full, then put back into Redis the snapshot's rows
+        that are newer than Redis's: a batch read before Redis lost the user's data
+        may have been committed after the user was restored."""
+        # imported here: restore builds on this module (item_row, the floor)
+        from syntha_redis.snapshot.restore import restore_user
+
+        self.recapture(user_id)
+        try:
+            restore_user(self.settings, self.db, user_id)
+        except SynthaError as e:
+            self._refuse(user_id, self.user_keys(user_id).root, e)
 
     # -- entries to rows ---------------------------------------------------------------
 
@@ -634,10 +659,6 @@ class Snapshotter:
     def problem(self) -> str | None:
         """Why the capture does not run (its last pass failed), None while it does."""
         return None if self.failure is None else f"the snapshot capture fails: {self.failure}"
-
-    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
-        """Age of the oldest change not captured yet, over ``users`` (0 = caught up)."""
-        return self.lag(users).seconds
 
     def _waiting(self, user: str) -> tuple[int | None, int]:
         """(time in ms of the oldest entry not acknowledged, how many) in one stream."""

@@ -22,7 +22,7 @@ from syntha_redis.exceptions import (
     SynthaConnectionError,
     SynthaError,
 )
-from syntha_redis.snapshot import SnapshotDB, Snapshotter, SqliteDB, verify_user
+from syntha_redis.snapshot import Batch, SnapshotDB, Snapshotter, SqliteDB, verify_user
 from tests.snapshot.proxy import Proxy
 from tests.support.servers import RedisProcess
 
@@ -428,3 +428,37 @@ def test_a_snapshotter_leaves_the_users_of_another_database_alone(
     assert mesh.db_backend.flush(timeout=10) and _live(mesh.db_backend.db) == {"x": 1}
     mesh.close()
     other.close()
+
+
+def test_a_batch_committed_after_a_restore_is_put_back_into_redis(
+    capped: Settings, tmp_path: Path
+) -> None:
+    from syntha_redis.snapshot import restore_user
+
+    raw = redis.Redis.from_url(capped.redis_url or "")
+
+    class FlushedMeanwhile(SqliteDB):
+        """Redis loses its data, and a worker restores the user, while a batch read
+        before the loss is being committed."""
+
+        armed = False
+
+        def write(self, batch: Batch) -> None:
+            if self.armed:
+                self.armed = False
+                raw.flushdb()
+                restore_user(capped, self, "u")
+            super().write(batch)
+
+    db = FlushedMeanwhile(str(tmp_path / "s.db"))
+    db.migrate()
+    mesh = ContextMesh(user_id="u", settings=capped)
+    mesh.push("x", 1)
+    snap = Snapshotter(capped, db)
+    snap.drain()
+    v2 = mesh.push("x", 2)
+    db.armed = True
+    snap.drain()
+    item = mesh.get_item("x")
+    assert item is not None and (item.value, item.version) == (2, v2)
+    db.close()
