@@ -30,12 +30,13 @@ def test_two_sweepers_of_one_user_only_one_acts(mesh_factory: Callable[..., Cont
 def test_a_dead_sweepers_lease_lapses_and_another_takes_over(
     mesh_factory: Callable[..., ContextMesh],
 ) -> None:
-    mesh = mesh_factory(auto_cleanup=False, cleanup_interval=0.05)  # lease: 2 intervals
+    # lease: 2 intervals, long enough that a loaded machine runs both sweeps within it
+    mesh = mesh_factory(auto_cleanup=False, cleanup_interval=0.5)
     dead, survivor = Sweeper(), Sweeper()
     assert dead.sweep(mesh.operations) == 0
     assert survivor.sweep(mesh.operations) is None
     expire_one(mesh)
-    threading.Event().wait(0.1)  # with expire_one's wait, past the 0.1 s lease for sure
+    threading.Event().wait(1.0)  # with expire_one's wait, past the 1 s lease for sure
     assert survivor.sweep(mesh.operations) == 1
 
 
