@@ -43,6 +43,8 @@ __all__ = [
 
 # Suffixes after a user's root. Mirrored in lua/_prelude.lua.
 ITEM = "item:"  # hash per context item
+# the fields of an item hash, in the order every reader asks for them (HMGET)
+ITEM_HASH_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 ITEMS = "items"  # set of the tokens of all stored items
 EXPIRY = "exp"  # zset token -> expiry (ms), for items with a TTL
 ROUTES = "routes"  # hash token -> "size|topics|subscribers", items with a TTL

@@ -45,8 +45,6 @@ __all__ = [
 
 CLEAR_CHUNK = 100  # items of one clear.lua call (its cap: see its CHUNK)
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
-ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
-ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
 # push failures for the deployment's size limits (lua/_push_item.lua check_size):
 # code -> (what was measured, the setting)
 SIZE_LIMITS = {
@@ -446,8 +444,9 @@ class MeshOperations:
         if agent_name is None:
             # A system read decides no access, so it needs no script: Redis's own
             # expiry already hides expired items.
-            fields = yield CommandCall(("HMGET", self.keys.root + keys.ITEM + tok, *ITEM_HASH),
-                                      self.keys.root)
+            fields = yield CommandCall(
+                ("HMGET", self.keys.root + keys.ITEM + tok, *keys.ITEM_HASH_FIELDS),
+                self.keys.root)
             return None if fields[0] is None else self._item(key, [tok, *fields])
         agent = self.name_token(agent_name, "agent_name")
         reply = yield self._script("get", tok, agent)

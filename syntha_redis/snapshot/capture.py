@@ -57,7 +57,6 @@ __all__ = ["Snapshotter", "Entry", "Lag", "item_row", "FLOOR_TTL_MS", "NO_FLOOR"
 
 log = logging.getLogger("syntha_redis.snapshot")
 
-ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 CHUNK = 64  # streams per pipelined read
 # A user's capture floor lapses after this long without a capture (its
 # snapshot was turned off): then its stream is trimmed by length again.
@@ -85,7 +84,7 @@ class Lag:
 
 
 def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
-    """The row for an item hash read with HMGET ITEM_FIELDS (None if it is gone)."""
+    """The row for an item hash read with HMGET keys.ITEM_HASH_FIELDS (None if it is gone)."""
     found = untrusted.item(h)
     if not isinstance(found, untrusted.Item):
         return found

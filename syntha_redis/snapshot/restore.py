@@ -31,7 +31,7 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.store import CommandCall, ScriptCall, Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError, SynthaPersistenceError
-from syntha_redis.snapshot.capture import FLOOR_TTL_MS, ITEM_FIELDS, NO_FLOOR, item_row
+from syntha_redis.snapshot.capture import FLOOR_TTL_MS, NO_FLOOR, item_row
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import AgentRow, ItemRow
 
@@ -183,7 +183,7 @@ def verify_user(settings: Settings, db: SnapshotDB, user_id: str) -> Verificatio
         toks = sorted(p[1] for p in parsed if not isinstance(p, untrusted.Malformed))
         pipe = store.client.pipeline(transaction=False)
         for tok in toks:
-            pipe.hmget(uk.item_by_token(tok), ITEM_FIELDS)
+            pipe.hmget(uk.item_by_token(tok), keys.ITEM_HASH_FIELDS)
         replies = pipe.execute(raise_on_error=False)
     except redis.ResponseError as e:  # the index itself is not a set
         replies, toks = [], []
