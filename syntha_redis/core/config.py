@@ -51,8 +51,8 @@ class Settings(BaseModel):
     max_items_per_user: int | None = Field(100_000, ge=0, description="quota; 0 = none")
     max_bytes_per_user: int | None = Field(None, gt=0, description="quota; None = none")
     max_visible_items: int = Field(10_000, gt=0, description="cap of one visible-items read")
-    # at most 500: the scripts hold one call to that many (a bounded cost)
-    max_batch_items: int = Field(500, gt=0, le=500,
+    # at most 1000: the scripts hold one call to that many (a bounded cost)
+    max_batch_items: int = Field(1000, gt=0, le=1000,
                                  description="items of one push_many/get_many")
 
     stream_max_length: int = Field(10_000, gt=0, description="events kept per user (~)")

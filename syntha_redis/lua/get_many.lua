@@ -7,7 +7,7 @@
 -- Returns one reply per key, in order: {1, value, version, author, created_ms,
 --         expires_ms, topics_csv, subs_csv} or {0}
 -- ~5 us a key on an idle 2-core machine: a call stays well under 50 ms
-local MAX_KEYS = 500
+local MAX_KEYS = 1000
 if #ARGV - 1 > MAX_KEYS then return refused('keys', #ARGV - 1, MAX_KEYS) end
 local agent = ARGV[1]
 local follows = nil

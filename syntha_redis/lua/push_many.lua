@@ -18,7 +18,7 @@ local lim, bad = checked_head()
 if not lim then return bad end
 -- at most the deployment's batch, and never more than MAX_ITEMS (~30 us an item
 -- on an idle 2-core machine, several times that on a loaded one)
-local MAX_ITEMS = 500
+local MAX_ITEMS = 1000
 local items, most = (#ARGV - 6) / 7, MAX_ITEMS
 if lim.batch > 0 then most = math.min(lim.batch, MAX_ITEMS) end
 if items ~= math.floor(items) or items > most then return refused('items', items, most) end

@@ -207,7 +207,7 @@ def test_a_raw_batch_over_the_cap_is_refused(mesh_factory: Callable[..., Context
     mesh.push("seed", 1)
     item = ("", b"\x01", "", "", "", 0, "")
     args = [*mesh.operations._head()]
-    for i in range(501):
+    for i in range(1001):
         args += [f"k{i}", *item[1:]]
     with pytest.raises(SynthaValidationError) as refused:
         _script(mesh, "push_many", *args)
