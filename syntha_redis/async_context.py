@@ -15,10 +15,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from syntha_redis.context import BaseContextMesh
+from syntha_redis.core.calls import Operation
 from syntha_redis.core.connection import release_async_clients
 from syntha_redis.core.health import HealthReport, check_health_async
 from syntha_redis.core.models import StoredItem
-from syntha_redis.core.store import AsyncStore, Operation
+from syntha_redis.core.store import AsyncStore
 from syntha_redis.core.topic_operations import TopicDeletion
 from syntha_redis.exceptions import typed_public_methods
 from syntha_redis.live.events import AsyncWatch, ChangeEvent

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 
 from syntha_redis.core import limits
 from syntha_redis.core.batches import BatchOperations
+from syntha_redis.core.calls import Operation
 from syntha_redis.core.config import Settings
 from syntha_redis.core.health import HealthReport, check_health
 from syntha_redis.core.models import ContextItem, StoredItem
-from syntha_redis.core.store import Operation, SnapshotLink, Store
+from syntha_redis.core.store import SnapshotLink, Store
 from syntha_redis.core.topic_operations import TopicDeletion
 from syntha_redis.exceptions import (
     SynthaConfigurationError,

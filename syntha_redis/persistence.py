@@ -44,9 +44,10 @@ from functools import partial
 from typing import Any
 
 from syntha_redis.core import keys
+from syntha_redis.core.calls import CommandCall, ScriptCall
 from syntha_redis.core.codec import decode_value
 from syntha_redis.core.config import Settings
-from syntha_redis.core.store import CommandCall, ScriptCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaError,

@@ -22,9 +22,9 @@ from typing import Any
 
 from syntha_redis.agents.schemas import describe_parameters, validate_arguments
 from syntha_redis.core.batches import BatchOperations
+from syntha_redis.core.calls import Operation
 from syntha_redis.core.codec import MAX_DEPTH, too_deep
 from syntha_redis.core.operations import VisibleItems, check_ttl, group_by_topic
-from syntha_redis.core.store import Operation
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaError,

@@ -24,8 +24,9 @@ from syntha_redis.cli.common import add_embedded, add_host, server_settings
 from syntha_redis.cli.common import settings as common_settings
 from syntha_redis.cli.mcp import mcp_commands
 from syntha_redis.cli.mesh import mesh_commands
+from syntha_redis.core.calls import CommandCall
 from syntha_redis.core.scripts import SCRIPTS
-from syntha_redis.core.store import CommandCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
 from syntha_redis.ops import mcp_server
 from syntha_redis.persistence import DATABASE_URL_VARIABLES, require_postgres_extra

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from syntha_redis.core.calls import Operation
 from syntha_redis.core.codec import text, too_deep
 from syntha_redis.core.models import StoredItem
 from syntha_redis.core.operations import FrozenItem, earliest, freeze_item, thaw_item
-from syntha_redis.core.store import Operation
 from syntha_redis.core.topic_operations import TopicOperations
 from syntha_redis.exceptions import SynthaValidationError
 

@@ -32,16 +32,11 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from syntha_redis.core import keys, limits
+from syntha_redis.core.calls import CommandCall, Operation
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import describe_url
 from syntha_redis.core.scripts import SCRIPTS, LuaScript
-from syntha_redis.core.store import (
-    AsyncStore,
-    CommandCall,
-    Operation,
-    Store,
-    scripts_not_loaded,
-)
+from syntha_redis.core.store import AsyncStore, Store, scripts_not_loaded
 from syntha_redis.exceptions import SynthaError, SynthaPermissionError, SynthaPersistenceError
 
 __all__ = ["HealthReport", "HealthStatus", "SnapshotSource", "check_health",

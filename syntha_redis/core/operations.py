@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from syntha_redis.core import keys, limits, registry
-from syntha_redis.core.calls import CachedRead
+from syntha_redis.core.calls import CachedRead, CommandCall, Operation, ScriptCall
 from syntha_redis.core.codec import UNREADABLE, CorruptItem, decode_value, encode_value, text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.models import StoredItem
 from syntha_redis.core.read_cache import freeze, freeze_mapping, thaw, thaw_mapping
-from syntha_redis.core.store import CommandCall, Operation, ScriptCall
 from syntha_redis.exceptions import (
     SynthaConflictError,
     SynthaPermissionError,

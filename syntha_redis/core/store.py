@@ -48,11 +48,8 @@ from syntha_redis.exceptions import (
     SynthaValidationError,
 )
 
+# the call types live in syntha_redis.core.calls (a leaf): import them from there
 __all__ = [
-    "ScriptCall",
-    "CommandCall",
-    "Call",
-    "Operation",
     "SnapshotLink",
     "RestoreNeeded",
     "Store",

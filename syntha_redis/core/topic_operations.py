@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syntha_redis.core import keys
+from syntha_redis.core.calls import CommandCall, Operation
 from syntha_redis.core.codec import text
 from syntha_redis.core.operations import MeshOperations
-from syntha_redis.core.store import CommandCall, Operation
 from syntha_redis.exceptions import SynthaValidationError
 
 __all__ = ["TopicDeletion", "TopicOperations", "Unsubscribed"]

@@ -41,9 +41,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from syntha_redis.core import keys
+from syntha_redis.core.calls import Operation, ScriptCall
 from syntha_redis.core.codec import text
 from syntha_redis.core.operations import MeshOperations
-from syntha_redis.core.store import AsyncStore, Operation, ScriptCall, Store
+from syntha_redis.core.store import AsyncStore, Store
 from syntha_redis.exceptions import (
     SynthaConnectionError,
     SynthaError,

@@ -35,9 +35,10 @@ import uuid
 import weakref
 
 from syntha_redis.core import keys, registry, untrusted
+from syntha_redis.core.calls import CommandCall
 from syntha_redis.core.config import Settings
 from syntha_redis.core.operations import MeshOperations
-from syntha_redis.core.store import CommandCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import (
     SynthaError,
     SynthaPermissionError,

@@ -45,8 +45,9 @@ import re
 from dataclasses import dataclass
 
 from syntha_redis.core import keys, limits
+from syntha_redis.core.calls import CommandCall
 from syntha_redis.core.config import Settings
-from syntha_redis.core.store import CommandCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError
 
 __all__ = [

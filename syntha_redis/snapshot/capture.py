@@ -42,11 +42,12 @@ from typing import Any
 import redis
 
 from syntha_redis.core import keys, limits, registry, untrusted
+from syntha_redis.core.calls import ScriptCall
 from syntha_redis.core.codec import text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.scripts import load_missing
-from syntha_redis.core.store import ScriptCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.core.untrusted import rows_refused, user_fault
 from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.snapshot.db import SnapshotDB

@@ -52,8 +52,9 @@ import uuid
 from collections.abc import Callable
 
 from syntha_redis.core import keys
+from syntha_redis.core.calls import CommandCall
 from syntha_redis.core.config import Settings
-from syntha_redis.core.store import CommandCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaPersistenceError
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.restore import RestoreReport, restore_user

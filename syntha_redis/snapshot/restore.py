@@ -25,11 +25,11 @@ from typing import Any
 import redis
 
 from syntha_redis.core import keys, registry, untrusted
-from syntha_redis.core.calls import Operation
+from syntha_redis.core.calls import CommandCall, Operation, ScriptCall
 from syntha_redis.core.codec import text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
-from syntha_redis.core.store import CommandCall, ScriptCall, Store
+from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError, SynthaPersistenceError
 from syntha_redis.snapshot.capture import FLOOR_TTL_MS, NO_FLOOR, item_row
 from syntha_redis.snapshot.db import SnapshotDB

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from syntha_redis.core import keys
+from syntha_redis.core.calls import ScriptCall
 from syntha_redis.core.codec import text
-from syntha_redis.core.store import ScriptCall
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
 __all__ = ["rows_of", "NEEDS_CAPTURE"]
