@@ -156,7 +156,9 @@ def _walk(value: Any, limit: int, check: bool) -> str | None:
             children: Iterable[Any] = item.values()
         else:
             children = item
-        stack.extend((c, depth + 1) for c in children if check or isinstance(c, dict | list | tuple))
+        stack.extend(
+            (c, depth + 1) for c in children if check or isinstance(c, dict | list | tuple)
+        )
     return None
 
 

@@ -395,7 +395,9 @@ class MeshOperations:
         except UNREADABLE as e:
             raise CorruptItem(self.user_id, key if key is not None else repr(f[0]), e) from e
 
-    def _readable(self, rows: list[list[Any]], build: Callable[[list[Any]], R]) -> tuple[list[R], int]:
+    def _readable(
+        self, rows: list[list[Any]], build: Callable[[list[Any]], R]
+    ) -> tuple[list[R], int]:
         """``build`` of each row, leaving out (and logging) corrupt ones: one bad item
         never fails a read of many. Returns the results and how many were left out."""
         built, skipped = [], 0
@@ -457,8 +459,9 @@ class MeshOperations:
         while True:
             reply = yield self._script("visible", agent, cursor, mode, floor)
             cursor, total = text(reply[1]), total + int(reply[2])
-            for row in reply[3:]:
-                rows[row[0]] = row[1:]
+            width = 3 if mode == "kv" else 9  # flat rows (lua/visible.lua)
+            for at in range(3, len(reply) - width + 1, width):
+                rows[reply[at]] = reply[at + 1 : at + width]
             if len(rows) > limit:
                 newest = sorted(rows)[-limit:]
                 rows = {k: rows[k] for k in newest}

@@ -180,7 +180,8 @@ end
 -- encoded sizes, 0 = none. Without a copy the call stops here, before any
 -- write, and the client provisions one and calls again; so no client's own
 -- settings, and no raw EVALSHA, can get around them.
-local LIMITS_FORMAT = '^' .. string.rep('(%d+)|', 10) .. '(%d+)$'
+-- (a literal: a script builds what it computes on every call)
+local LIMITS_FORMAT = '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$'
 local function limits()
   local copy = redis.call('GET', K_LIMITS)
   if not copy then
@@ -248,9 +249,12 @@ local function checked_head()
   local stream = whole(ARGV[2], 1e15)
   if not stream or stream < 1 then return nil, refused('stream_max_length', ARGV[2], lim.stream) end
   if lim.stream > 0 and stream > lim.stream then ARGV[2] = string.format('%d', lim.stream) end
-  for i, what in ipairs({'stream_max_age', 'stream_idle_ttl', 'operation_ttl'}) do
-    local ms = whole(ARGV[i + 2], MAX_PERIOD_MS)
-    if not ms or ms < 1 then return nil, refused(what, ARGV[i + 2], MAX_PERIOD_MS) end
+  for i = 3, 5 do
+    local ms = whole(ARGV[i], MAX_PERIOD_MS)
+    if not ms or ms < 1 then
+      local what = ({'stream_max_age', 'stream_idle_ttl', 'operation_ttl'})[i - 2]
+      return nil, refused(what, ARGV[i], MAX_PERIOD_MS)
+    end
   end
   local batch = whole(ARGV[6], 1e15)
   if not batch or batch < 1 then return nil, refused('prune_batch', ARGV[6], lim.prune) end

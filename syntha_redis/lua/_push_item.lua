@@ -23,12 +23,13 @@ end
 -- element, so one call's values may hold at most MAX_ELEMENTS elements
 -- together (the client checks the same, codec.MAX_ELEMENTS).
 local MAX_DEPTH, MAX_ELEMENTS = 500, 250000
--- bytes after the header byte of fixed-size scalars (floats, ints)
-local MP_FIXED = {[0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
-                  [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8}
--- width of the length field: strings, bytes, arrays, maps
-local MP_WIDTH = {[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4,
-                  [0xdc] = 2, [0xdd] = 4, [0xde] = 2, [0xdf] = 4}
+-- Per header byte, as digits of string constants (a table constructor would
+-- run on every call, a constant is built once when the script is loaded):
+-- bytes after the header of fixed-size scalars, headers 0xca to 0xd3 (floats, ints)
+local MP_FIXED = '4812481248'
+-- width of the length field of strings, bytes, arrays and maps, headers 0xc0 to
+-- 0xff ('0' = none: 0xc4-0xc6 bin, 0xd9-0xdb str, 0xdc-0xdd array, 0xde-0xdf map)
+local MP_WIDTH = '0000124000000000000000000124242400000000000000000000000000000000'
 
 -- Returns the elements of value s, or nil if s is not such a value or holds
 -- more than budget elements.
@@ -47,8 +48,9 @@ local function msgpack_elements(s, budget)
       local c = byte(s, pos)
       if not c then return nil end
       local count, map, len = 0, false, 0
-      local width = MP_WIDTH[c]
-      if width then
+      local width = 0
+      if c >= 0xc0 then width = byte(MP_WIDTH, c - 0xbf) - 48 end
+      if width > 0 then
         local b1, b2, b3, b4 = byte(s, pos + 1, pos + width)
         if width == 1 then len = b1
         elseif width == 2 then len = b2 and b1 * 256 + b2
@@ -70,8 +72,8 @@ local function msgpack_elements(s, budget)
         pos, count = pos + 1, c - 0x90
       elseif c >= 0x80 and c <= 0x8f then
         pos, count, map = pos + 1, c - 0x80, true
-      elseif MP_FIXED[c] then
-        pos = pos + 1 + MP_FIXED[c]
+      elseif c >= 0xca and c <= 0xd3 then
+        pos = pos + 1 + byte(MP_FIXED, c - 0xc9) - 48
       else
         return nil  -- 0xc1 (never used) and the extension types
       end
