@@ -28,7 +28,6 @@ local K_STREAM = ROOT .. 'events'
 local K_WAKE = ROOT .. 'wake'
 local K_OP = ROOT .. 'op:'
 local K_SWEEP = ROOT .. 'sweep'
-local K_EPOCH = ROOT .. 'epoch'
 local K_LIMITS = ROOT .. 'limits'
 
 -- A mesh with a snapshot passes a second key (KEYS[2], its epoch marker) to
@@ -36,8 +35,9 @@ local K_LIMITS = ROOT .. 'limits'
 -- Redis; a Redis that lost its data (empty restart, FLUSHDB, a failover to an
 -- empty replica) lost the marker too, so no call acts on the lost keyspace:
 -- the client restores it from the snapshot and calls again
--- (syntha_redis/snapshot/guard.py).
-if KEYS[2] and redis.call('EXISTS', K_EPOCH) == 0 then
+-- (syntha_redis/snapshot/guard.py). The marker's name (<root>epoch) is built
+-- only when asked for: a name defined above costs every call its concatenation.
+if KEYS[2] and redis.call('EXISTS', ROOT .. 'epoch') == 0 then
   return redis.error_reply('SYNTHA_RESTORE_NEEDED the user keyspace has no epoch marker')
 end
 
@@ -187,15 +187,16 @@ local function limits()
   if not copy then
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the user has no copy of the limits')
   end
-  -- one match, not an iterator (this runs on every write)
-  local n = {string.match(copy, LIMITS_FORMAT)}
-  if not n[11] then  -- not a copy this version wrote: provision it again
+  -- one match into locals, not an iterator or a table (this runs on every write)
+  local items, bytes, value, topics, subs, agent_topics, key, name, stream, prune_batch, batch =
+    string.match(copy, LIMITS_FORMAT)
+  if not batch then  -- not a copy this version wrote: provision it again
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the copy of the limits is unreadable')
   end
-  return {items = tonumber(n[1]), bytes = tonumber(n[2]), value = tonumber(n[3]),
-          topics = tonumber(n[4]), subs = tonumber(n[5]), agent_topics = tonumber(n[6]),
-          key = tonumber(n[7]), name = tonumber(n[8]), stream = tonumber(n[9]),
-          prune = tonumber(n[10]), batch = tonumber(n[11])}
+  return {items = tonumber(items), bytes = tonumber(bytes), value = tonumber(value),
+          topics = tonumber(topics), subs = tonumber(subs), agent_topics = tonumber(agent_topics),
+          key = tonumber(key), name = tonumber(name), stream = tonumber(stream),
+          prune = tonumber(prune_batch), batch = tonumber(batch)}
 end
 
 -- An argument this version's client never sends (a raw EVALSHA, a client of
