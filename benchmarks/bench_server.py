@@ -146,6 +146,7 @@ def memory(client: redis.Redis, url: str, items: int) -> dict[str, float]:
     fresh = used(client)
     wait_for_expiry(client, mesh.operations.keys.root + "op:*")
     steady = used(client)
+    parts = where_memory_goes(client, mesh.operations.keys.root, items)
     raw_before = used(client)
     for start in range(0, items, 1000):
         pipe = client.pipeline(transaction=False)
@@ -159,7 +160,29 @@ def memory(client: redis.Redis, url: str, items: int) -> dict[str, float]:
         "item": (steady - before) / items,
         "retry_record": (fresh - steady) / items,
         "raw_item": raw,
+        **{f"part:{name}": size for name, size in parts.items()},
     }
+
+
+def where_memory_goes(client: redis.Redis, root: str, items: int) -> dict[str, float]:
+    """MEMORY USAGE per item of each of the user's structures (item hashes from
+    a sample of 200; the rest whole, divided by the items)."""
+    sample = [f"{root}item:item-{i}" for i in range(0, items, max(1, items // 200))]
+    hashes = sum(int(client.memory_usage(k, samples=0) or 0) for k in sample) / len(sample)
+    parts = {"item hash": hashes}
+    names = {
+        "expiry zset": "exp",
+        "routes hash": "routes",
+        "items set": "items",
+        "stream": "events",
+    }
+    for name, suffix in names.items():
+        parts[name] = int(client.memory_usage(root + suffix, samples=0) or 0) / items
+    topic_sets = client.keys(root + "titems:*")
+    parts["topic sets"] = (
+        sum(int(client.memory_usage(k, samples=0) or 0) for k in topic_sets) / items
+    )
+    return parts
 
 
 # Floor scripts: the same writes (or reads) a feature needs, with nothing else
@@ -459,6 +482,12 @@ def report(costs: dict[str, Cost], mem: dict[str, float], clients: dict[str, flo
         "(floor: a bare hash + PEXPIRE)"
     )
     print(f"{'one retry record, while it lives':<42} {mem['retry_record']:>7.0f}B")
+    print(
+        "  where an item's bytes go (MEMORY USAGE; the rest is Redis's per-key overhead): "
+        + ", ".join(
+            f"{k.removeprefix('part:')} {v:.0f} B" for k, v in mem.items() if k.startswith("part:")
+        )
+    )
     print(
         "\nserver CPU per operation (INFO cpu, user + sys of redis-server: includes reading, "
         "parsing and replying)"
