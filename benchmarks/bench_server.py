@@ -253,10 +253,11 @@ def server_costs(client: redis.Redis, url: str, items: int, rounds: int) -> dict
         "push_many",
     )
     costs = {name: Cost(name) for name in names}
-    n, seq = 1000, iter(range(10**9))
+    # short blocks, many rounds: the load of a shared machine swings within seconds
+    n, fans, seq = 300, 20, iter(range(10**9))
     visible_keys = [f"item-{i}" for i in range(1, items, 7)]  # topic t1: the reader's
     item_keys = [f"{root}item:{k}" for k in visible_keys]
-    batches = 10
+    batches = 3
 
     def push_block() -> None:
         for _ in range(n):
@@ -307,6 +308,7 @@ def server_costs(client: redis.Redis, url: str, items: int, rounds: int) -> dict
         ("raw_push", ("multi", "exec"), n, raw_push_block),
         ("floor_push", ("evalsha",), n, floor_push_block),
         ("push", ("evalsha",), n, push_block),
+        ("push_many", ("evalsha",), batches * 100, push_many_block),
         (
             "raw_get",
             ("hgetall",),
@@ -331,11 +333,15 @@ def server_costs(client: redis.Redis, url: str, items: int, rounds: int) -> dict
         (
             "floor_fan",
             ("evalsha",),
-            50,
-            lambda: [client.evalsha(floor_fan, 1, fan_root, "seen") for _ in range(50)],
+            fans,
+            lambda: [client.evalsha(floor_fan, 1, fan_root, "seen") for _ in range(fans)],
         ),
-        ("visible", ("evalsha",), 50, lambda: [fan.get_all_for_agent("reader") for _ in range(50)]),
-        ("push_many", ("evalsha",), batches * 100, push_many_block),
+        (
+            "visible",
+            ("evalsha",),
+            fans,
+            lambda: [fan.get_all_for_agent("reader") for _ in range(fans)],
+        ),
     ]
     for r in range(rounds):
         # alternate the order too: neither side always runs first
@@ -358,7 +364,7 @@ def client_side(client: redis.Redis, url: str, rounds: int) -> dict[str, float]:
     mesh = ContextMesh(user_id="client", redis_url=url, auto_cleanup=False)
     mesh.register_agent_topics("reader", ["t1"])
     root = mesh.operations.keys.root
-    n = 500  # short blocks, many of them: a neighbour's burst spoils few
+    n = 200  # short blocks, many of them: a neighbour's burst spoils few
 
     def raw_push(i: int) -> object:
         pipe = client.pipeline(transaction=True)
@@ -369,16 +375,23 @@ def client_side(client: redis.Redis, url: str, rounds: int) -> dict[str, float]:
     def push(i: int) -> object:
         return mesh.push(f"c{i}", VALUE, topics=["t1", f"u{i % 11}"], ttl=TTL)
 
+    def raw_get(i: int) -> object:
+        return client.hgetall(f"{root}item:c{i % n}")
+
+    def get(i: int) -> object:
+        return mesh.get(f"c{i % n}", "reader")
+
     ratios: dict[str, list[float]] = {"push": [], "get": []}
-    for _ in range(rounds * 4):
-        raw_rate = rate(raw_push, n)
-        ratios["push"].append(rate(push, n) / raw_rate)
-    for _ in range(rounds * 4):
-        raw_rate = rate(lambda i: client.hgetall(f"{root}item:c{i % n}"), n)
-        ratios["get"].append(rate(lambda i: mesh.get(f"c{i % n}", "reader"), n) / raw_rate)
+    for what, ours, raw in (("push", push, raw_push), ("get", get, raw_get)):
+        for r in range(rounds * 3):
+            if r % 2:  # either side first in turn
+                ours_rate, raw_rate = rate(ours, n), rate(raw, n)
+            else:
+                raw_rate, ours_rate = rate(raw, n), rate(ours, n)
+            ratios[what].append(ours_rate / raw_rate)
     fan = ContextMesh(user_id="fan", redis_url=url, auto_cleanup=False)
     latencies = []
-    for _ in range(rounds * 60):
+    for _ in range(rounds * 20):
         start = time.perf_counter()
         fan.get_all_for_agent("reader")
         latencies.append((time.perf_counter() - start) * 1000)
@@ -423,7 +436,7 @@ def fleet(costs: dict[str, Cost], mem: dict[str, float]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     server = RedisProcess(extra=("--hash-max-listpack-value", "1024")).start()
