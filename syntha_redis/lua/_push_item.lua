@@ -36,6 +36,13 @@ local MP_WIDTH = '00001240000000000000000001242424000000000000000000000000000000
 local function msgpack_elements(s, budget)
   local byte = string.byte
   local pos, size, seen = 1, #s, 0
+  -- a lone string up to 255 bytes (fixstr, str8), the commonest value, is one
+  -- element: no walk, no tables
+  local c1, c2 = byte(s, 1, 2)
+  if budget >= 1 and c1 and ((c1 >= 0xa0 and c1 <= 0xbf and size == c1 - 0x9f) or
+                             (c1 == 0xd9 and c2 and size == c2 + 2)) then
+    return 1
+  end
   local left, is_map, d = {1}, {false}, 1  -- per open container: elements left
   while d > 0 do
     if left[d] == 0 then
