@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import time
 import warnings
@@ -168,6 +169,16 @@ def _due_for_registration(redis_url: str | None, root: str) -> bool:
 
 _TTL_UNITS = {"seconds": 1, "hours": 3600}
 
+# The random bits of operation ids. They must be unique, not secret (a record
+# answers only its own user's retries), so a generator seeded from os.urandom
+# serves them at a fifth of the cost of a system call per write. A private one:
+# an application's random.seed() (or a test framework's) must not make two
+# processes or runs issue the same ids, which would replay each other's
+# results; and reseeded in a forked child, which would otherwise repeat its
+# parent's ids.
+_OP_IDS = random.Random()
+os.register_at_fork(after_in_child=_OP_IDS.seed)
+
 
 def check_ttl(ttl: object, field: str, unit: str = "seconds") -> float:
     """The one TTL rule of ``push(ttl=)`` (seconds) and ``push_context(ttl_hours=)``
@@ -254,13 +265,10 @@ class MeshOperations:
 
     def _head(self) -> tuple[Any, ...]:
         # The operation's id for retry dedupe: the period of the client's clock (one
-        # op result ttl long) and 64 random bits. The bits only need to be unique,
-        # not secret (a record answers only its own user's retries), so they come
-        # from random, which CPython reseeds in a forked child: a fifth of
-        # os.urandom's cost, whose system call showed in a push's client time.
+        # op result ttl long) and 64 random bits (see _OP_IDS).
         # The scripts keep the records of one period together (lua/_prelude.lua).
         period = int(time.time() / self.settings.operation_ttl_seconds)
-        op_id = f"{period}:{random.getrandbits(64):016x}"
+        op_id = f"{period}:{_OP_IDS.getrandbits(64):016x}"
         return (op_id, *self._head_tail, self.settings.prune_batch)
 
     def _script(self, name: str, *args: Any) -> ScriptCall:
