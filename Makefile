@@ -55,3 +55,10 @@ LOAD_USERS ?= 20
 load: $(STAMP)
 	$(BIN)/locust -f benchmarks/locustfile.py --headless -u $(LOAD_USERS) -r $(LOAD_USERS) \
 		-t 30s --only-summary --loglevel WARNING
+
+# The durability soak (not part of `make test`): a private redis-server, a
+# fresh schema in the machine's Postgres, a snapshot worker, writer processes
+# checked against their models after every injected fault. Exits 1 on a violation.
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES)

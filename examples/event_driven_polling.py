@@ -1,10 +1,13 @@
-"""The seed's event-driven agent as written: it polls get_context every second.
-Adapted from Syntha only by the imports. See event_driven_agent.py for the same
-agent reacting to the mesh's change feed instead of polling.
+"""The seed's event-driven agent: it polls get_context every second. Adapted from
+Syntha by the imports and by one fix: it reacts to changes only, not to every item
+each poll, nor to what an earlier run left in the shared mesh. See
+event_driven_agent.py for the same agent reacting to the mesh's change feed instead
+of polling.
 """
 
 import asyncio
-from typing import List
+import os
+from typing import Any, Dict, List
 
 from syntha_redis import ContextMesh, ToolHandler
 
@@ -16,19 +19,28 @@ class EventDrivenAgent:
         self.context = ContextMesh(user_id=user_id)
         self.handler = ToolHandler(self.context, agent_name)
         self.running = False
+        self.seen: Dict[str, Any] = {}  # the context as last polled
+
+    def changes(self) -> Dict[str, Any]:
+        """The items new or changed since the last poll."""
+        result = self.handler.handle_tool_call("get_context")
+        if not result["success"]:
+            return {}
+        now = result["context"]
+        changed = {k: v for k, v in now.items() if k not in self.seen or self.seen[k] != v}
+        self.seen = now
+        return changed
 
     async def start_monitoring(self, topics: List[str]):
         """Start monitoring topics for changes."""
         self.handler.handle_tool_call("subscribe_to_topics", topics=topics)
         self.running = True
+        # the mesh outlives this process: what it holds now is not a change
+        self.changes()
 
         while self.running:
             # Poll for new context
-            result = self.handler.handle_tool_call("get_context")
-
-            if result["success"]:
-                await self.process_context_changes(result["context"])
-
+            await self.process_context_changes(self.changes())
             await asyncio.sleep(1)  # Poll every second
 
     async def process_context_changes(self, context_data):
@@ -59,8 +71,9 @@ async def main():
     agent = EventDrivenAgent("example-polling", "Responder")
     monitor = asyncio.create_task(agent.start_monitoring(["alerts"]))
     await asyncio.sleep(0.1)
-    agent.context.push("urgent_outage", "db down", topics=["alerts"])
-    agent.context.push("task_followup", "write postmortem", topics=["alerts"])
+    run = os.getpid()  # each run pushes new values, which are changes
+    agent.context.push("urgent_outage", f"db down (run {run})", topics=["alerts"])
+    agent.context.push("task_followup", f"write postmortem (run {run})", topics=["alerts"])
     await asyncio.sleep(1.2)
     agent.stop()
     await monitor

@@ -18,7 +18,7 @@ from syntha_redis.context import BaseContextMesh
 from syntha_redis.core.connection import release_async_clients
 from syntha_redis.core.health import HealthReport, check_health_async
 from syntha_redis.core.models import StoredItem
-from syntha_redis.core.store import AsyncStore, Operation, Store
+from syntha_redis.core.store import AsyncStore, Operation
 from syntha_redis.core.topic_operations import TopicDeletion
 from syntha_redis.exceptions import typed_public_methods
 from syntha_redis.live.events import AsyncWatch, ChangeEvent
@@ -143,10 +143,10 @@ class AsyncContextMesh(BaseContextMesh):
         """``async for event in mesh.watch(agent)``; see ``ContextMesh.watch``.
 
         As there, new changes count from this call: with ``since=None`` the
-        stream's end is read now, with one blocking round trip (see ``AsyncWatch``).
+        stream's end is read by a task started now, without blocking the loop
+        (see ``AsyncWatch``).
         """
-        starter = Store(self.settings) if since is None else None
-        return AsyncWatch(self.store, self.operations, agent_name, since, timeout, starter)
+        return AsyncWatch(self.store, self.operations, agent_name, since, timeout)
 
     # -- topics --------------------------------------------------------------------
 

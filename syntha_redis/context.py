@@ -48,6 +48,7 @@ DATABASE_KEYWORDS = frozenset(
         "db_path",
         "max_overflow",
         "pool_recycle",
+        "db_connect_timeout",
     }
 )
 

@@ -17,6 +17,18 @@ Redis holds the live mesh; the backend keeps a snapshot of it (see
 
 A fleet runs ``syntha-redis snapshot run`` instead or as well: every
 snapshotter is a consumer of the same group, so they share the work.
+
+One system of record per user: the first snapshot database a user's mesh
+attaches (or restores from) is recorded in Redis (``<root>snapshot-db``); a
+mesh naming another database for that user fails with a
+``SynthaConfigurationError`` (``snapshot.restore.claim_user``).
+
+Durability tells the truth: a capture that cannot run (a permission denied,
+the database away) shows in ``health()`` with its reason; in async mode a
+mesh starts with the database down (writes flow, health is degraded, the
+snapshot catches up later); in sync mode it fails at start within
+``db_connect_timeout`` seconds, and a write whose rows cannot be committed
+raises instead of returning.
 """
 
 from __future__ import annotations
@@ -31,9 +43,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from syntha_redis.core import keys
 from syntha_redis.core.codec import decode_value
 from syntha_redis.core.config import Settings
-from syntha_redis.core.store import ScriptCall
+from syntha_redis.core.store import CommandCall, ScriptCall, Store
 from syntha_redis.exceptions import (
     SynthaConfigurationError,
     SynthaError,
@@ -46,8 +59,10 @@ from syntha_redis.snapshot import (
     Snapshotter,
     SqliteDB,
 )
+from syntha_redis.snapshot.capture import FLOOR_TTL_MS, NO_FLOOR, Lag
 from syntha_redis.snapshot.db import require_postgres_extra
 from syntha_redis.snapshot.guard import KeyspaceGuard
+from syntha_redis.snapshot.restore import claim_user
 from syntha_redis.snapshot.write_through import NEEDS_CAPTURE, rows_of
 
 __all__ = [
@@ -120,8 +135,17 @@ def _pool_sizes(settings: Settings, database: dict[str, Any]) -> PoolSizes:
                      float(database.get("pool_recycle", 3600)))
 
 
+DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds a mesh waits for its snapshot database at start
+
+
 def create_database_backend(backend_type: str, **database: Any) -> SnapshotDB:
-    """A migrated snapshot database, as Syntha's factory of the same name."""
+    """A migrated snapshot database, as Syntha's factory of the same name.
+
+    ``db_connect_timeout`` (seconds) bounds the wait for Postgres; with
+    ``wait=False`` a database that cannot be reached yet is returned anyway,
+    and migrated on its first use (async durability starts without it).
+    """
+    wait = bool(database.pop("wait", True))
     kind = BACKENDS.get(backend_type)
     if kind is None:
         raise SynthaConfigurationError(
@@ -134,18 +158,26 @@ def create_database_backend(backend_type: str, **database: Any) -> SnapshotDB:
     if kind == "sqlite":
         db = SqliteDB(str(database.get("db_path") or DEFAULT_DB_PATH))
     else:
-        db = PostgresDB(_conninfo(database), pool=_pool_sizes(settings, database))
-    db.migrate()
+        db = PostgresDB(_conninfo(database), pool=_pool_sizes(settings, database),
+                        connect_timeout=float(database.get("db_connect_timeout")
+                                              or DEFAULT_CONNECT_TIMEOUT), wait=wait)
+    if wait:  # else the first statement migrates it (SnapshotDB._ready)
+        try:
+            db.migrate()
+        except SynthaError:
+            db.close()
+            raise
     return db
 
 
-def _acquire_db(kind: str, database: dict[str, Any], settings: Settings) -> SnapshotDB:
+def _acquire_db(kind: str, database: dict[str, Any], settings: Settings,
+                wait: bool) -> SnapshotDB:
     where = str(database.get("db_path") or DEFAULT_DB_PATH) if kind == "sqlite" \
         else _conninfo(database)
     with _lock:
         db, handles = _databases.get((kind, where), (None, 0))
         if db is None:
-            db = create_database_backend(kind, settings=settings, **database)
+            db = create_database_backend(kind, settings=settings, wait=wait, **database)
         _databases[(kind, where)] = (db, handles + 1)
         return db
 
@@ -178,6 +210,13 @@ class _Worker:
         self.snapshotter.run(stop=self.stopping.is_set, sleep=self.stopping.wait,
                              on_redis_failure=self._suspect_failover)
 
+    @property
+    def problem(self) -> str | None:
+        """Why this process's capture does not run, None while it does."""
+        if not self.thread.is_alive() and not self.stopping.is_set():
+            return "the snapshot capture thread has stopped"
+        return self.snapshotter.problem
+
     def _suspect_failover(self) -> None:
         for backend in list(self.backends):
             backend.suspect = True
@@ -194,12 +233,19 @@ class SnapshotBackend:
         self.settings: Settings = mesh.settings
         self.user_id: str = mesh.user_id
         self.durability = durability
-        self.db = _acquire_db(kind, database, self.settings)
+        # sync: no snapshot, no mesh (a clear error within connect_timeout);
+        # async: writes flow while the database is away, and health says so
+        self.db = _acquire_db(kind, database, self.settings, wait=durability == "sync")
         self._closed = False
         # the mesh's stores carry it: a keyspace that lost its data is restored
         # from this snapshot before any call acts on it
         self.guard = KeyspaceGuard(self.settings, self.db, self.user_id)
         self.suspect = False
+        try:
+            self._attach_to_redis()
+        except BaseException:
+            _release_db(self.db)
+            raise
         name = (self.settings.redis_url, self.settings.key_prefix, self.db.describe())
         with _lock:
             worker = _workers.get(name)
@@ -208,6 +254,19 @@ class SnapshotBackend:
             worker.users[self.user_id] += 1
             worker.backends.add(self)
         self._worker = worker
+
+    def _attach_to_redis(self) -> None:
+        """Claim the user for this database (one system of record) and keep its
+        stream from being trimmed past what this snapshot captured."""
+        store = Store(self.settings)  # not the mesh's: these calls need no guard
+        store.run(claim_user(self.settings, self.db, self.user_id))
+        user_keys = keys.UserKeys(self.settings.key_prefix, self.user_id)
+        store.execute(CommandCall(("SET", user_keys.captured, NO_FLOOR, "NX", "PX",
+                                   FLOOR_TTL_MS)))
+        # A restore of no rows: the version counter goes to the server clock at least.
+        # A process that starts after a failover to a replica that missed writes saw
+        # no error to make it repair, yet hands out no version given out before.
+        store.execute(ScriptCall("restore", user_keys.root, (0, 0)))
 
     # -- the mesh store's link (syntha_redis.core.store.SnapshotLink) -----------------------
 
@@ -245,9 +304,10 @@ class SnapshotBackend:
 
     def _await_capture(self) -> None:
         if not self.flush(timeout=self.settings.socket_timeout * 6):
+            why = self.problem
             raise SynthaPersistenceError(
                 f"user {self.user_id!r}: the change is in Redis but the snapshot has not "
-                "confirmed it yet",
+                f"confirmed it yet{f' ({why})' if why else ''}",
                 backend=self.db.describe(),
                 operation="write-through",
                 suggestions=["Check the snapshot database; the change will be captured "
@@ -270,15 +330,24 @@ class SnapshotBackend:
 
     # -- lag -------------------------------------------------------------------------
 
+    def lag(self) -> Lag:
+        """What of this user the snapshot has not captured yet (entries, seconds, gap)."""
+        return self._worker.snapshotter.lag([self.user_id])
+
     def lag_seconds(self) -> float:
         """Age of this user's oldest change not yet in the snapshot (0 = caught up)."""
-        return self._worker.snapshotter.lag_seconds([self.user_id])
+        return self.lag().seconds
+
+    @property
+    def problem(self) -> str | None:
+        """Why this mesh's changes do not reach the snapshot, None while they do."""
+        return self.db.problem or self._worker.problem
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every change of this user so far is in the snapshot."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._worker.snapshotter.oldest_waiting([self.user_id]) is None:
+            if not self._worker.snapshotter.lag([self.user_id]).entries:
                 return True
             time.sleep(0.02)
         return False

@@ -18,6 +18,8 @@ import pytest
 import redis
 
 from syntha_redis import ContextMesh
+from syntha_redis.async_context import AsyncContextMesh
+from tests.support.async_mesh import BlockingAsyncMesh, EventLoopThread
 from tests.support.servers import (
     MACHINE_REDIS_URL,
     RedisProcess,
@@ -90,16 +92,43 @@ def key_prefix(redis_url: str | None) -> Iterator[str]:
     delete_prefix(redis_url, prefix)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked ``both_meshes`` runs each of its mesh tests twice: on a
+    ContextMesh and on an AsyncContextMesh driven from a loop thread (one
+    contract, two meshes)."""
+    if ("mesh_kind" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_meshes") is not None):
+        metafunc.parametrize("mesh_kind", ["sync", "async"], indirect=True)
+
+
+@pytest.fixture
+def mesh_kind(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sync"))
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[EventLoopThread]:
+    """One event loop in a thread, for the async meshes of the sync-looking tests."""
+    runner = EventLoopThread()
+    yield runner
+    runner.stop()
+
+
 @pytest.fixture
 def mesh_factory(
-    redis_url: str | None, key_prefix: str
-) -> Iterator[Callable[..., ContextMesh]]:
-    made: list[ContextMesh] = []
+    redis_url: str | None, key_prefix: str, mesh_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
+    made: list[Any] = []
 
-    def make(user_id: str | None = "user-1", **options: Any) -> ContextMesh:
+    def make(user_id: str | None = "user-1", **options: Any) -> Any:
         options.setdefault("redis_url", redis_url)
         options.setdefault("key_prefix", key_prefix)
-        mesh = ContextMesh(user_id=user_id, **options)
+        mesh: Any
+        if mesh_kind == "async":
+            mesh = BlockingAsyncMesh(AsyncContextMesh(user_id=user_id, **options),
+                                     request.getfixturevalue("loop_thread"))
+        else:
+            mesh = ContextMesh(user_id=user_id, **options)
         made.append(mesh)
         return mesh
 

@@ -39,7 +39,8 @@ def _apply(args: argparse.Namespace) -> int:
     settings = server_settings(args, "acl apply")
     rules = _rules_from_args(args, settings)
     apply_rules(settings, rules, args.user)
-    print(f"applied ACL rules of Redis user {rules.username!r} and its limits")
+    print(f"applied ACL rules of Redis user {rules.username} and its limits; its workers "
+          f"connect with redis://{rules.username}:<password>@<host>:<port>/0")
     return 0
 
 

@@ -78,13 +78,18 @@ def _snapshot_run(args: argparse.Namespace) -> int:
             with contextlib.ExitStack() as probes:
                 if args.port is not None:
                     from syntha_redis.ops.http import start_http_server
+                    from syntha_redis.snapshot.metrics import export
 
+                    export(snap)
                     server = probes.enter_context(start_http_server(
-                        settings, args.port, args.host, worker=snap.status))
+                        settings, args.port, args.host, worker=snap.status, snapshot=snap))
                     print(f"probes: {server.where} (/health, /ready, /metrics)", flush=True)
                 print(f"snapshotter {snap.consumer}: Redis -> {db.describe()}", flush=True)
                 snap.run(stop=lambda: bool(stopping))
-        print(f"rows written: {snap.rows_written}; lag: {snap.lag_seconds():.3f}s", flush=True)
+        lag = snap.lag()
+        print(f"rows written: {snap.rows_written}; full captures: {snap.recaptures}; "
+              f"lag: {lag.seconds:.3f}s, {lag.entries} entries"
+              + (f"; gaps: {', '.join(lag.gaps)}" if lag.gaps else ""), flush=True)
     finally:
         db.close()
     return 0

@@ -19,6 +19,10 @@ from syntha_redis.exceptions import SynthaValidationError
 
 __all__ = ["BatchOperations", "batch_items"]
 
+# Topics and subscribers of all the items of one push_many(), counted (lua/push_many.lua
+# holds a batch to as many index entries, so that one call stays short).
+MAX_BATCH_ROUTES = 10_000
+
 # What one push_many() item may hold: push()'s arguments.
 _PUSH_FIELDS = frozenset(
     {"key", "value", "subscribers", "topics", "ttl", "agent_name", "expected_version"}
@@ -85,6 +89,14 @@ class BatchOperations(TopicOperations):
             by_token[spec[0]] = item
             specs.append(spec)
         self._batch_size(len(specs), "items")
+        routes = sum(len(s) and s.count(",") + 1 for spec in specs for s in spec[3:5])
+        if routes > MAX_BATCH_ROUTES:
+            raise SynthaValidationError(
+                f"the batch routes its items to {routes} topics and subscribers in all; "
+                f"the limit is {MAX_BATCH_ROUTES}",
+                field="items",
+                suggestions=["Split the batch into smaller ones"],
+            )
         if not specs:
             return []
         reply = yield from self._mutate("push_many", *(arg for spec in specs for arg in spec))

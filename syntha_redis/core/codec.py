@@ -32,7 +32,7 @@ __all__ = [
 MAX_DEPTH = 500
 # Elements (scalars and containers) of the values of one call: the script walks
 # each value's encoding to check it, ~0.1 us an element (lua/_push_item.lua).
-MAX_ELEMENTS = 250_000
+MAX_ELEMENTS = 100_000
 
 # What reading a stored field that a raw command corrupted raises.
 UNREADABLE = (ValueError, TypeError, OverflowError, IndexError, AttributeError)

@@ -46,10 +46,14 @@ class Settings(BaseModel):
     max_topics_per_item: int = Field(256, gt=0)
     max_subscribers_per_item: int = Field(1024, gt=0)
     max_topics_per_agent: int = Field(256, gt=0)
-    max_items_per_user: int | None = Field(None, gt=0, description="quota; None = none")
+    # Finite by default: a user's data bounds the cost of its fan-out calls (each
+    # runs in bounded chunks, but their number grows with the items). 0 = none.
+    max_items_per_user: int | None = Field(100_000, ge=0, description="quota; 0 = none")
     max_bytes_per_user: int | None = Field(None, gt=0, description="quota; None = none")
     max_visible_items: int = Field(10_000, gt=0, description="cap of one visible-items read")
-    max_batch_items: int = Field(1000, gt=0, description="items of one push_many/get_many")
+    # at most 1000: the scripts hold one call to that many (a bounded cost)
+    max_batch_items: int = Field(1000, gt=0, le=1000,
+                                 description="items of one push_many/get_many")
 
     stream_max_length: int = Field(10_000, gt=0, description="events kept per user (~)")
     stream_max_age_seconds: float = Field(7 * 86400, gt=0, description="oldest event kept")

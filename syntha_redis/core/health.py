@@ -9,7 +9,10 @@ and ``assess`` turns its answers into a ``HealthReport``:
 - **degraded**: Redis answers, but the round trip is slower than
   ``health_max_latency_ms``, memory is above ``health_max_memory_ratio`` of
   ``maxmemory``, or the snapshot is more than
-  ``health_max_snapshot_lag_seconds`` behind (or its lag cannot be read).
+  ``health_max_snapshot_lag_seconds`` behind (or its lag cannot be read), has
+  a gap (entries gone before it read them: a full capture is due), or its
+  capture cannot run (a permission denied, the database away: the reason is
+  in ``problems``).
 - **healthy** otherwise.
 
 Scripts missing from the server's cache are reported, not held against the
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,7 +44,8 @@ from syntha_redis.core.store import (
 )
 from syntha_redis.exceptions import SynthaError, SynthaPermissionError, SynthaPersistenceError
 
-__all__ = ["HealthReport", "HealthStatus", "check_health", "check_health_async", "probe"]
+__all__ = ["HealthReport", "HealthStatus", "SnapshotSource", "check_health",
+           "check_health_async", "probe"]
 
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 
@@ -64,7 +68,9 @@ class HealthReport(BaseModel):
     used_memory: int | None = None  # bytes
     maxmemory: int | None = None  # bytes; 0 = no limit
     stream_length: int | None = None  # events in the user's change stream
-    snapshot_lag_seconds: float | None = None  # with a db_backend only
+    snapshot_lag_seconds: float | None = None  # with a snapshot only
+    snapshot_lag_entries: int | None = None  # changes not captured yet
+    snapshot_gaps: tuple[str, ...] = ()  # users whose unread changes are gone
     limits: dict[str, int] | None = None  # the deployment's (syntha_redis.core.limits)
     problems: tuple[str, ...] = ()  # degraded: why
     error: str | None = None  # unhealthy: what failed
@@ -86,6 +92,32 @@ class Probe:
     maxmemory: int | None
     stream_length: int | None
     limits: dict[str, int] | None = None
+
+
+class SnapshotLag(Protocol):
+    @property
+    def entries(self) -> int: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def gaps(self) -> tuple[str, ...]: ...
+
+
+class SnapshotSource(Protocol):
+    """What health asks of a snapshot: a mesh's ``db_backend`` or a ``Snapshotter``."""
+
+    @property
+    def problem(self) -> str | None: ...
+
+    def lag(self) -> SnapshotLag: ...
+
+
+@dataclass(frozen=True)
+class SnapshotState:
+    lag: SnapshotLag | SynthaError
+    problem: str | None
 
 
 def _int(value: Any) -> int | None:
@@ -155,7 +187,7 @@ def unreachable(settings: Settings, error: SynthaError) -> HealthReport:
     )
 
 
-def assess(settings: Settings, found: Probe, lag: float | SynthaError | None) -> HealthReport:
+def assess(settings: Settings, found: Probe, snapshot: SnapshotState | None) -> HealthReport:
     """The report of a successful probe: healthy, or degraded with the reasons."""
     problems: list[str] = []
     suggestions: list[str] = []
@@ -169,14 +201,25 @@ def assess(settings: Settings, found: Probe, lag: float | SynthaError | None) ->
             problems.append(f"Redis memory is {ratio:.0%} of maxmemory")
             suggestions.append("Raise maxmemory, give items a TTL, or set per-user quotas "
                                "(max_items_per_user, max_bytes_per_user)")
+    lag = None if snapshot is None else snapshot.lag
+    if snapshot is not None and snapshot.problem:
+        problems.append(snapshot.problem)
+        suggestions.append("Check the snapshot database and the Redis permissions of the "
+                           "capture (a tenant's credentials cannot capture: run "
+                           "`syntha-redis snapshot run` with admin credentials)")
     if isinstance(lag, SynthaError):
         problems.append(f"snapshot lag unknown: {lag.message}")
         suggestions.extend(lag.suggestions)
-    elif lag is not None and lag > settings.health_max_snapshot_lag_seconds:
-        problems.append(f"the snapshot is {lag:.1f}s behind "
+    elif lag is not None and lag.gaps:
+        problems.append(f"the snapshot missed changes of {len(lag.gaps)} user(s) before "
+                        "reading them; a full capture is due")
+        suggestions.append("Check that a snapshotter runs (`syntha-redis snapshot run`)")
+    elif lag is not None and lag.seconds > settings.health_max_snapshot_lag_seconds:
+        problems.append(f"the snapshot is {lag.seconds:.1f}s behind "
                         f"(limit {settings.health_max_snapshot_lag_seconds:g}s)")
         suggestions.append("Check that the snapshot database is reachable and that a "
                            "snapshotter runs (`syntha-redis snapshot run`)")
+    known = None if lag is None or isinstance(lag, SynthaError) else lag
     return HealthReport(
         status="degraded" if problems else "healthy",
         redis=describe_url(settings.redis_url),
@@ -187,26 +230,30 @@ def assess(settings: Settings, found: Probe, lag: float | SynthaError | None) ->
         used_memory=found.used_memory,
         maxmemory=found.maxmemory,
         stream_length=found.stream_length,
-        snapshot_lag_seconds=None if isinstance(lag, SynthaError) else lag,
+        snapshot_lag_seconds=None if known is None else known.seconds,
+        snapshot_lag_entries=None if known is None else known.entries,
+        snapshot_gaps=() if known is None else tuple(known.gaps),
         limits=found.limits,
         problems=tuple(problems),
         suggestions=tuple(suggestions),
     )
 
 
-def _lag(backend: Any) -> float | SynthaError | None:
-    if backend is None:
+def snapshot_state(source: SnapshotSource | None) -> SnapshotState | None:
+    """The snapshot's lag (or why it cannot be read) and why its capture stalls."""
+    if source is None:
         return None
     try:
-        return float(backend.lag_seconds())
+        lag: SnapshotLag | SynthaError = source.lag()
     except SynthaError as e:
-        return e
+        lag = e
+    return SnapshotState(lag, source.problem)
 
 
 def check_health(
     store: Store,
     stream: str | None = None,
-    backend: Any = None,
+    backend: SnapshotSource | None = None,
     load_scripts: bool = False,
 ) -> HealthReport:
     """Probe ``store``'s Redis; never raises for an unreachable server."""
@@ -214,13 +261,13 @@ def check_health(
         found = store.run(probe(store.settings, stream, load_scripts))
     except SynthaError as e:
         return unreachable(store.settings, e)
-    return assess(store.settings, found, _lag(backend))
+    return assess(store.settings, found, snapshot_state(backend))
 
 
 async def check_health_async(
     store: AsyncStore,
     stream: str | None = None,
-    backend: Any = None,
+    backend: SnapshotSource | None = None,
     load_scripts: bool = False,
 ) -> HealthReport:
     """``check_health`` on an asyncio store."""
@@ -229,4 +276,4 @@ async def check_health_async(
     except SynthaError as e:
         return unreachable(store.settings, e)
     # the snapshot backend is synchronous: keep its Redis reads off the loop
-    return assess(store.settings, found, await asyncio.to_thread(_lag, backend))
+    return assess(store.settings, found, await asyncio.to_thread(snapshot_state, backend))

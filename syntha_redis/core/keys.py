@@ -59,17 +59,25 @@ STREAM = "events"  # change stream
 WAKE_CHANNEL = "wake"  # sharded pub/sub channel: "something changed"
 OPERATION = "op:"  # result of an applied operation id (safe retries)
 SWEEP_LEASE = "sweep"  # lease of the expiry sweeper
-# Set once the user's snapshot is back in Redis (see syntha_redis.snapshot.guard).
-# Redis losing its data loses this marker too, which is how the loss is seen.
-EPOCH = "epoch"
+# Set once the user's snapshot is back in Redis (see syntha_redis.snapshot.guard),
+# one per snapshot database ("epoch:<its capture group>"). Redis losing its data
+# loses this marker too, which is how the loss is seen.
+EPOCH = "epoch:"
 RESTORING = "restoring"  # lock of the one worker restoring a lost keyspace
+# The snapshot capture's floor in the stream, and deletions no trim may lose
+# (see lua/_prelude.lua capture_floor() and syntha_redis.snapshot.capture).
+CAPTURED = "captured"
+GONE = "gone"
+# The snapshot database that is this user's system of record (persistence.py).
+SNAPSHOT_DB = "snapshot-db"
 LIMITS = "limits"  # the user's copy of the deployment's limits (syntha_redis.core.limits)
 
 # The user's keys its own processes write (a tenant's ACL: read and write);
 # LIMITS is not among them: a tenant may read its limits, never change them.
 WRITABLE = (ITEM, ITEMS, EXPIRY, ROUTES, GLOBAL, DIRECT, TOPIC_ITEMS, TOPIC_SUBSCRIBERS,
             AGENT_TOPICS, TOPICS, SUBSCRIBED_AGENTS, POST_PERMISSIONS, PERMISSION_AGENTS,
-            VERSION, BYTES, STREAM, OPERATION, SWEEP_LEASE, EPOCH, RESTORING)
+            VERSION, BYTES, STREAM, OPERATION, SWEEP_LEASE, EPOCH, RESTORING, CAPTURED, GONE,
+            SNAPSHOT_DB)
 
 # Global (not per user) names: the registry of users, for the snapshotter.
 USERS_REGISTRY = "users"
@@ -217,13 +225,25 @@ class UserKeys:
     def wake_channel(self) -> str:
         return self.root + WAKE_CHANNEL
 
-    @property
-    def epoch(self) -> str:
-        return self.root + EPOCH
+    def epoch(self, capture_group: str) -> str:
+        """The epoch marker of the snapshot database whose capture group is named."""
+        return self.root + EPOCH + capture_group.rsplit(":", 1)[-1]
 
     @property
     def restoring(self) -> str:
         return self.root + RESTORING
+
+    @property
+    def captured(self) -> str:
+        return self.root + CAPTURED
+
+    @property
+    def gone(self) -> str:
+        return self.root + GONE
+
+    @property
+    def snapshot_db(self) -> str:
+        return self.root + SNAPSHOT_DB
 
 
 def user_of_root(root: str) -> str:

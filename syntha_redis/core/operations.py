@@ -42,7 +42,7 @@ __all__ = [
     "group_by_topic",
 ]
 
-CLEAR_CHUNK = 2000  # items of one clear.lua call: ~25 ms of server time (its cap)
+CLEAR_CHUNK = 500  # items of one clear.lua call (its cap: see its CHUNK)
 MAX_TTL_SECONDS = 100 * 365 * 86400  # keeps absolute expiry (ms) exact in Lua numbers
 ITEM_FIELDS = 8  # tok, value, version, author, created, expires, topics, subs
 ITEM_HASH = ("value", "version", "author", "created", "expires", "topics", "subs")
@@ -157,14 +157,15 @@ _registered_at: dict[tuple[str | None, str], float] = {}
 
 
 def _due_for_registration(redis_url: str | None, root: str) -> bool:
-    now = time.monotonic()
-    key = (redis_url, root)
-    if now - _registered_at.get(key, -REGISTER_EVERY) < REGISTER_EVERY:
-        return False
+    since = time.monotonic() - _registered_at.get((redis_url, root), -REGISTER_EVERY)
+    return since >= REGISTER_EVERY
+
+
+def _registered(redis_url: str | None, root: str) -> None:
+    """Stamped once the announcement was acknowledged: a failed one is due again."""
     if len(_registered_at) > 100_000:  # bounded: forgetting only costs a round trip
         _registered_at.clear()
-    _registered_at[key] = now
-    return True
+    _registered_at[(redis_url, root)] = time.monotonic()
 
 
 _TTL_UNITS = {"seconds": 1, "hours": 3600}
@@ -284,6 +285,7 @@ class MeshOperations:
             self.limit_sources = None
         if _due_for_registration(self.settings.redis_url, self.keys.root):
             yield registry.announce(self.settings.key_prefix, self.user_id)
+            _registered(self.settings.redis_url, self.keys.root)
         return (yield self._script(name, *self._head(), *args))
 
     # -- items -------------------------------------------------------------------

@@ -43,18 +43,34 @@ def lua_dir() -> Path:
 
 
 def _shake(shared: str, body: str) -> str:
-    """``shared`` without the definitions that neither ``body`` nor a kept one uses."""
-    while True:
-        unused = []
-        for match in _DEFINITION.finditer(shared):
-            name = match.group(1) or match.group(2)
-            rest = _NOT_CODE.sub(" ", shared[: match.start()] + shared[match.end() :] + body)
-            if not re.search(rf"\b{name}\b", rest):
-                unused.append(match)
-        if not unused:
-            return shared
-        for match in reversed(unused):
-            shared = shared[: match.start()] + shared[match.end() :]
+    """``shared`` without the definitions that neither ``body`` nor a kept one uses.
+
+    What is kept is what the script reaches: the body and the shared text
+    outside definitions use names, and a kept definition's names are kept too.
+    One pass over the text (this runs for every script at import).
+    """
+    definitions = {(m.group(1) or m.group(2)): m for m in _DEFINITION.finditer(shared)}
+    outside, last = [body], 0
+    for match in definitions.values():
+        outside.append(shared[last:match.start()])
+        last = match.end()
+    outside.append(shared[last:])
+    wanted = [n for n in _names("".join(outside)) if n in definitions]
+    kept: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in kept:
+            kept.add(name)
+            wanted += [n for n in _names(definitions[name].group(0)) if n in definitions]
+    dropped = [m for name, m in definitions.items() if name not in kept]
+    for match in sorted(dropped, key=lambda m: m.start(), reverse=True):
+        shared = shared[: match.start()] + shared[match.end() :]
+    return shared
+
+
+def _names(lua: str) -> set[str]:
+    """The identifiers of ``lua``'s code (not of its comments or string literals)."""
+    return set(re.findall(r"\w+", _NOT_CODE.sub(" ", lua)))
 
 
 def _load() -> dict[str, LuaScript]:

@@ -328,8 +328,24 @@ class AsyncStore:
         self.client = get_async_client(settings, loop_id)
         self.metrics = recorder(settings)
         self.snapshot = snapshot
+        self._ahead: set[asyncio.Task[Any]] = set()
 
     async def run(self, operation: Operation[T]) -> T:
+        if self._ahead:  # started first (``start``): they reach Redis before this call
+            await asyncio.wait(list(self._ahead))
+        return await self._run(operation)
+
+    def start(self, operation: Operation[T]) -> asyncio.Task[T]:
+        """Run ``operation`` as a task of the running loop, ahead of every call this
+        store is asked to run after it: a caller that must not block the loop (an
+        ``AsyncWatch`` reading where the stream ends) still acts at this moment for
+        this store's later calls. The caller awaits the task for its result."""
+        task = asyncio.get_running_loop().create_task(self._run(operation))
+        self._ahead.add(task)
+        task.add_done_callback(self._ahead.discard)
+        return task
+
+    async def _run(self, operation: Operation[T]) -> T:
         if self.metrics is None:
             return await self._drive(operation)
         with self.metrics.measure(operation):

@@ -342,11 +342,11 @@ class Watch(Iterator[ChangeEvent]):
 class AsyncWatch(AsyncIterator[ChangeEvent]):
     """Async change feed of one agent: ``async for event in mesh.watch(agent)``.
 
-    Same semantics as ``Watch``. ``starter`` is a sync store of the same
-    Redis: with ``since=None`` the stream's end is read through it at once, so
-    that "new changes" start at the ``watch()`` call, as in the sync API, and
-    not at the first ``__anext__`` (one blocking round trip; a watch given a
-    ``since`` makes none).
+    Same semantics as ``Watch``. With ``since=None`` the stream's end is read
+    by a task the store starts at the ``watch()`` call, ahead of the mesh's
+    later calls (``AsyncStore.start``), so "new changes" count from then, as in
+    the sync API, and the loop never blocks; ``__aenter__`` and the first
+    ``__anext__`` wait for it.
     """
 
     def __init__(
@@ -356,13 +356,24 @@ class AsyncWatch(AsyncIterator[ChangeEvent]):
         agent_name: str,
         since: str | ChangeEvent | None = None,
         timeout: float | None = None,
-        starter: Store | None = None,
     ) -> None:
         self._state = WatchState(ops, agent_name, since, timeout)
         self._store = store
         self._wake = AsyncWakeListener(store.client, ops.keys.wake_channel)
-        if starter is not None and self._state.cursor.event_id == "$":
-            starter.run(self._state.watch())
+        self._starting: asyncio.Task[None] | None = None
+        if self._state.cursor.event_id == "$":
+            self._starting = store.start(self._state.watch())
+
+    async def _started(self) -> None:
+        """Wait for the start read. A failed one leaves the cursor at "$", so the
+        next read of the stream's end is the first read of ``__anext__``, with its
+        retries."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            try:
+                await starting
+            except SynthaError:
+                pass
 
     @property
     def cursor(self) -> str:
@@ -374,6 +385,7 @@ class AsyncWatch(AsyncIterator[ChangeEvent]):
 
     async def __anext__(self) -> ChangeEvent:
         state = self._state
+        await self._started()
         await self._wake.start()
         while not state.pending:
             try:
@@ -396,9 +408,13 @@ class AsyncWatch(AsyncIterator[ChangeEvent]):
         return state.take()
 
     async def aclose(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            self._starting = None
         await self._wake.close()
 
     async def __aenter__(self) -> AsyncWatch:
+        await self._started()
         return self
 
     async def __aexit__(

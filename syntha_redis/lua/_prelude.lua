@@ -29,15 +29,17 @@ local K_WAKE = ROOT .. 'wake'
 local K_OP = ROOT .. 'op:'
 local K_SWEEP = ROOT .. 'sweep'
 local K_LIMITS = ROOT .. 'limits'
+local K_CAPTURED = ROOT .. 'captured'
+local K_GONE = ROOT .. 'gone'
+local K_SNAPSHOT_DB = ROOT .. 'snapshot-db'
 
--- A mesh with a snapshot passes a second key (KEYS[2], its epoch marker) to
--- ask for this guard. The marker is set once the user's snapshot is back in
+-- A mesh with a snapshot passes a second key (KEYS[2], its snapshot database's
+-- epoch marker, '<root>epoch:<database>') to ask for this guard. The marker is set once the user's snapshot is back in
 -- Redis; a Redis that lost its data (empty restart, FLUSHDB, a failover to an
 -- empty replica) lost the marker too, so no call acts on the lost keyspace:
 -- the client restores it from the snapshot and calls again
--- (syntha_redis/snapshot/guard.py). The marker's name (<root>epoch) is built
--- only when asked for: a name defined above costs every call its concatenation.
-if KEYS[2] and redis.call('EXISTS', ROOT .. 'epoch') == 0 then
+-- (syntha_redis/snapshot/guard.py).
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then
   return redis.error_reply('SYNTHA_RESTORE_NEEDED the user keyspace has no epoch marker')
 end
 
@@ -122,10 +124,59 @@ end
 -- The version next_version() gave out last (this call's latest change).
 local last_version = 0
 
--- Drop the stream's events older than the stream max age (ms since the epoch: 13
--- digits, which tostring() keeps exact).
-local function trim_by_age(now)
-  redis.call('XTRIM', K_STREAM, 'MINID', '~', tostring(now - tonumber(ARGV[3])))
+-- Stream ids compare as (ms, seq) pairs; "ms" alone means "ms-0".
+local function id_before(a, b)
+  local am, as = string.match(a, '^(%d+)-?(%d*)$')
+  local bm, bs = string.match(b, '^(%d+)-?(%d*)$')
+  if #am ~= #bm then return #am < #bm end
+  if am ~= bm then return am < bm end
+  return (tonumber(as) or 0) < (tonumber(bs) or 0)
+end
+
+-- Trimming never outruns the snapshot. While a snapshot captures this user
+-- (syntha_redis/snapshot/capture.py), <root>captured holds its floor: an entry
+-- id the capture group has acknowledged every entry before ('0-0' until its
+-- first pass, 'lost' once entries were trimmed before it). No trim here removes the floor or anything after it, except
+-- the hard cap (HARD_CAP times the stream max length, a memory bound): the
+-- capture then finds its floor gone and captures the user in full again.
+-- Deletions made meanwhile are also kept in the zset <root>gone (token ->
+-- version; '*cleared' for clear()), which no trim touches, so that capture
+-- writes their tombstones. Without a snapshot (no floor) the stream is bounded
+-- by length and age only.
+local HARD_CAP = 10
+local floor_read, floor = false, nil
+local function capture_floor()
+  if not floor_read then floor, floor_read = redis.call('GET', K_CAPTURED), true end
+  return floor
+end
+
+-- The stream's length cap for XADD ... MAXLEN ~ (see capture_floor()). Before
+-- the capture's first acknowledgement (floor '0-0') every entry is unread, so
+-- reaching the hard cap loses some: the floor says 'lost', and the capture
+-- finds the gap as if its floor had been trimmed.
+local function stream_cap()
+  local kept = capture_floor()
+  if not kept then return ARGV[2] end
+  local cap = tonumber(ARGV[2]) * HARD_CAP
+  if kept == '0-0' and redis.call('XLEN', K_STREAM) >= cap then
+    floor = 'lost'
+    redis.call('SET', K_CAPTURED, floor, 'KEEPTTL')
+  end
+  return cap
+end
+
+-- Drop the stream's events older than the stream max age (ms since the epoch:
+-- 13 digits, which tostring() keeps exact); with a snapshot, only those its
+-- capture acknowledged, and past the max length all of those.
+local function trim(now)
+  local cut, kept = tostring(now - tonumber(ARGV[3])), capture_floor()
+  if kept then
+    if kept == '0-0' or kept == 'lost' then return end  -- nothing acknowledged yet
+    if id_before(kept, cut) or redis.call('XLEN', K_STREAM) > tonumber(ARGV[2]) then
+      cut = kept
+    end
+  end
+  redis.call('XTRIM', K_STREAM, 'MINID', '~', cut)
 end
 
 -- Wake readers of the user's stream (pub/sub is only a hint; readers resume
@@ -135,12 +186,23 @@ local function wake(id)
   redis.call('SPUBLISH', K_WAKE, id)
 end
 
+-- A deletion or clear, kept for the snapshot where no trim reaches it (see
+-- capture_floor()).
+local function keep_gone(fields)
+  if fields[2] ~= 'deleted' and fields[2] ~= 'cleared' then return end
+  if not capture_floor() then return end
+  local named = {}
+  for i = 1, #fields, 2 do named[fields[i]] = fields[i + 1] end
+  redis.call('ZADD', K_GONE, named.ver, named.key or '*cleared')
+end
+
 -- Append a change event to the user's stream (the truth) and wake readers.
--- XADD trims by length on every call; the trim by age walks the stream's
--- head, so it runs on every 64th version only (and in every sweep).
+-- The trim by age walks the stream's head, so it runs on every 64th version
+-- only (and in every sweep).
 local function emit(fields)
-  local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  if last_version % 64 == 0 then trim_by_age(tonumber(string.match(id, '^(%d+)'))) end
+  local id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', stream_cap(), '*', unpack(fields))
+  keep_gone(fields)
+  if last_version % 64 == 0 then trim(tonumber(string.match(id, '^(%d+)'))) end
   wake(id)
   return id
 end

@@ -20,9 +20,10 @@ end
 -- deep. Redis's cmsgpack would accept trailing bytes and any key type, and
 -- fakeredis has none, so this walks the encoding itself: a header at a time,
 -- skipping string and bytes bodies by their length. The walk costs ~0.1 us an
--- element, so one call's values may hold at most MAX_ELEMENTS elements
--- together (the client checks the same, codec.MAX_ELEMENTS).
-local MAX_DEPTH, MAX_ELEMENTS = 500, 250000
+-- element (several times that on a loaded machine), so one call's values may
+-- hold at most MAX_ELEMENTS elements together (the client checks each value
+-- against the same, codec.MAX_ELEMENTS).
+local MAX_DEPTH, MAX_ELEMENTS = 500, 100000
 -- Per header byte, as digits of string constants (a table constructor would
 -- run on every call, a constant is built once when the script is loaded):
 -- bytes after the header of fixed-size scalars, headers 0xca to 0xd3 (floats, ints)
@@ -356,7 +357,7 @@ local function write_items(specs, now, now_s)
       end
     end
   end
-  local ix, out, id = index_batch(n == 1), {}, nil
+  local ix, out, id, cap = index_batch(n == 1), {}, nil, stream_cap()
   for i, spec in ipairs(specs) do
     local ver = first + i - 1
     local ver_s = string.format('%d', ver)
@@ -367,14 +368,14 @@ local function write_items(specs, now, now_s)
       exp_s = string.format('%d', expires)
     end
     store_item(ix, spec, ver_s, now_s, expires, exp_s)
-    id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', ARGV[2], '*', 'type', 'pushed',
+    id = redis.call('XADD', K_STREAM, 'MAXLEN', '~', cap, '*', 'type', 'pushed',
       'key', spec.tok, 'ver', ver_s, 'by', spec.author, 'topics', spec.topics,
       'subs', spec.subs, 'exp', exp_s)
     out[i] = {ver, expires, ver_s, exp_s}
   end
   flush(ix)
   -- the trim by age, when these versions passed a multiple of 64 (see emit())
-  if math.floor((first + n - 1) / 64) ~= math.floor((first - 1) / 64) then trim_by_age(now) end
+  if math.floor((first + n - 1) / 64) ~= math.floor((first - 1) / 64) then trim(now) end
   wake(id)
   return out
 end

@@ -7,5 +7,5 @@ local lim, bad = checked_head()
 if not lim then return bad end
 local now = now_ms()
 local pruned = prune(now)
-trim_by_age(now)
+trim(now)
 return {pruned, redis.call('ZCOUNT', K_EXP, '-inf', now)}

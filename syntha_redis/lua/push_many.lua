@@ -16,10 +16,16 @@ local prior = replayed()
 if prior then return prior end
 local lim, bad = checked_head()
 if not lim then return bad end
-local items = (#ARGV - 6) / 7
-if items ~= math.floor(items) or (lim.batch > 0 and items > lim.batch) then
-  return refused('items', items, lim.batch)
-end
+-- at most the deployment's batch, and never more than MAX_ITEMS (~30 us an item)
+local MAX_ITEMS = 1000
+local items, most = (#ARGV - 6) / 7, MAX_ITEMS
+if lim.batch > 0 then most = math.min(lim.batch, MAX_ITEMS) end
+if items ~= math.floor(items) or items > most then return refused('items', items, most) end
+-- each topic and subscriber of an item is an index entry to write: a batch of
+-- many items with many of each would hold the server (batches.MAX_BATCH_ROUTES)
+local MAX_ROUTES, routes = 10000, 0
+for b = 7, #ARGV, 7 do routes = routes + count(ARGV[b + 3]) + count(ARGV[b + 4]) end
+if routes > MAX_ROUTES then return refused('routes', routes, MAX_ROUTES) end
 local now, now_s = clock()
 prune_for_quotas(now, lim)
 local usage = new_usage()

@@ -13,8 +13,11 @@
 -- needs no operation id.
 --
 -- KEYS[1] user root
--- ARGV[1]  lowest value for the version counter (the highest version in the snapshot),
---          so that later writes get versions above every restored row
+-- ARGV[1]  lowest value for the version counter (the highest version in the snapshot);
+--          the counter also goes to the server clock in microseconds at least, as
+--          next_version() starts a wiped one: versions handed out before a loss that
+--          the snapshot never captured (async mode) are below it too, so they are
+--          never given out again and a compare-and-set with one is refused
 -- ARGV[2]  n = number of item rows, then 8 fields per row:
 --          key token, msgpack value, version, author token, created ms,
 --          expires ms (0 = never), topic tokens csv, subscriber tokens csv
@@ -76,7 +79,10 @@ for i = agents_at, #ARGV, AGENT_FIELDS do
     agents = agents + 1
   end
 end
+local t = redis.call('TIME')
+local clock_us = t[1] .. string.format('%06d', tonumber(t[2]))
+if tonumber(clock_us) > min_ver then min_ver = tonumber(clock_us) end
 if tonumber(redis.call('GET', K_VER) or '0') < min_ver then
-  redis.call('SET', K_VER, min_ver)
+  redis.call('SET', K_VER, string.format('%d', min_ver))
 end
 return {applied, not_newer, expired, agents}

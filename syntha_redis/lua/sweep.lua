@@ -18,5 +18,5 @@ if holder and holder ~= ARGV[7] then return {0, 0, 0} end
 redis.call('SET', K_SWEEP, ARGV[7], 'PX', ARGV[8])
 local now = now_ms()
 local pruned = prune(now)
-trim_by_age(now)
+trim(now)
 return {1, pruned, redis.call('ZCOUNT', K_EXP, '-inf', now)}

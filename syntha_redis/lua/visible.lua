@@ -30,8 +30,9 @@
 -- The cost is per candidate, so the loop does as little as it can: one HMGET
 -- of the fields the mode needs (each field costs a listpack lookup), a
 -- visibility test by plain string search, no sort.
--- ~6 us a candidate on a Redis 7 of 2025 hardware: a call stays well under 50 ms
-local CHUNK = 2000
+-- ~6 us a candidate on an idle 2-core machine, several times that on a loaded
+-- one: a call stays under 50 ms either way (benchmarks/bench_heavy_calls.py)
+local CHUNK = 500
 local agent, cursor, mode, floor = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if agent == '' or not tokens_ok(agent, 0) or string.find(agent, ',', 1, true) then
   return refused('agent_name', 'bad_token', 'token')

@@ -84,8 +84,8 @@ SCRIPT_COMMANDS: frozenset[str] = frozenset(
         "decrby", "del", "exists", "get", "hdel", "hget", "hmget", "hset", "hstrlen",
         "incr", "incrby", "persist", "pexpire", "pexpireat", "sadd", "scard", "set",
         "sismember", "smembers", "spop", "spublish", "srandmember", "srem", "sscan", "time",
-        "xadd", "xrange", "xrevrange", "xtrim", "zadd", "zcount", "zrange",
-        "zmscore", "zrangebyscore", "zrem", "zscore",
+        "xadd", "xlen", "xrange", "xrevrange", "xtrim", "zadd", "zcount", "zrange",
+        "zmscore", "zrangebyscore", "zrem", "zremrangebyscore", "zscore",
     }
 )
 

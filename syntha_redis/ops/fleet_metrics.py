@@ -7,7 +7,8 @@ the fleet's picture (labelled with the key ``prefix``)::
     syntha_redis_mesh_up                       1 if Redis answered this reading
     syntha_redis_mesh_users                    users in the registry (every user that wrote)
     syntha_redis_mesh_items                    live items, all users
-    syntha_redis_mesh_bytes                    encoded value bytes held (what quotas count)
+    syntha_redis_mesh_bytes                    encoded value bytes held, expired items not
+                                               yet pruned included (quotas skip those)
     syntha_redis_mesh_stream_events            events held in the users' change streams
     syntha_redis_mesh_sweeper_backlog          items past their expiry whose index entries
                                                and ``expired`` events wait for a sweep
@@ -57,7 +58,8 @@ SERIES: dict[str, tuple[str, str]] = {
     "up": ("gauge", "1 if Redis answered the last reading of the mesh, else 0"),
     "users": ("gauge", "Users in the registry (every user that has written)"),
     "items": ("gauge", "Live context items, all users"),
-    "bytes": ("gauge", "Encoded value bytes held, all users (what byte quotas count)"),
+    "bytes": ("gauge", "Encoded value bytes held, all users, including items past their "
+                       "expiry not yet pruned (the sweeper backlog); byte quotas skip those"),
     "stream_events": ("gauge", "Events held in the users' change streams"),
     "sweeper_backlog": ("gauge", "Items past their expiry not yet pruned by a script or sweep"),
     "snapshot_lag_seconds": ("gauge", "Age of the oldest change not yet in the snapshot"),

@@ -4,8 +4,10 @@
     GET /ready    200 if Redis answers and the scripts are loaded (loading the
                   missing ones), and the process's worker (``worker``: the
                   snapshotter of ``snapshot run``) says it works, else 503; the
-                  body is the HealthReport as JSON, with the worker's status and
-                  what the process set aside of tenants' data (``set_aside``)
+                  body is the HealthReport as JSON, with the snapshot's lag and
+                  why its capture fails, if it does (the given snapshotter's, else
+                  the mesh-wide reading's), the worker's status and what the
+                  process set aside of tenants' data (``set_aside``)
     GET /metrics  Prometheus text: this process's counters (the default registry,
                   ``metrics`` extra), and with ``mesh_metrics`` the mesh-wide
                   gauges read from Redis (``syntha_redis.ops.fleet_metrics``)
@@ -26,16 +28,17 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from syntha_redis.core import untrusted
 from syntha_redis.core.config import Settings
-from syntha_redis.core.health import check_health, unreachable
+from syntha_redis.core.health import SnapshotSource, check_health, unreachable
 from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError
-from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics
+from syntha_redis.ops.fleet_metrics import CONTENT_TYPE, FleetMetrics, FleetReading
 
 __all__ = ["ProbeServer", "describe_listener", "listen_error", "start_http_server"]
 
@@ -107,18 +110,42 @@ def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> Thread
         raise (listen_error(e, host, port) or e) from None
 
 
+@dataclass(frozen=True)
+class _FleetLag:
+    """The mesh-wide reading's snapshot figures, as health reads a snapshot."""
+
+    entries: int
+    seconds: float
+    gaps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _FleetSnapshot:
+    """The snapshot as the mesh-wide reading sees it (no snapshotter of this process)."""
+
+    reading: FleetReading
+    problem: str | None = None
+
+    def lag(self) -> _FleetLag:
+        return _FleetLag(self.reading.snapshot_pending or 0,
+                         self.reading.snapshot_lag_seconds or 0.0)
+
+
 class ProbeServer:
     """A running probe server; ``close()`` stops it."""
 
     def __init__(self, settings: Settings, port: int, host: str,
                  mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0,
-                 worker: WorkerStatus | None = None) -> None:
+                 worker: WorkerStatus | None = None,
+                 snapshot: SnapshotSource | None = None) -> None:
         self.settings = settings
         self._worker = worker
+        self._snapshot = snapshot
         # built at first use: a cluster client connects when it is built, and the
         # probes must serve (liveness, a 503 /ready) while Redis is down
         self._store: Store | None = None
         self._fleet: FleetMetrics | None = None
+        self._fleet_lag: FleetMetrics | None = None  # /ready's reading, with no snapshot given
         self._mesh_metrics = (mesh_metrics, mesh_metrics_max_age)
         probes = self
 
@@ -173,6 +200,17 @@ class ProbeServer:
                 return None
         return self._fleet
 
+    def _snapshot_source(self, store: Store) -> SnapshotSource | None:
+        """The given snapshotter, else the snapshot as the whole mesh's reading
+        sees it (None while no snapshotter has ever run)."""
+        if self._snapshot is not None:
+            return self._snapshot
+        self._fleet_lag = self._fleet_lag or FleetMetrics(store, self._mesh_metrics[1])
+        reading = self._fleet_lag.reading()
+        if reading.snapshot_lag_seconds is None:
+            return None
+        return _FleetSnapshot(reading)
+
     def answer(self, path: str) -> tuple[HTTPStatus, str, bytes]:
         """(status, content type, body) for a GET of ``path``."""
         if path == "/health":
@@ -183,7 +221,8 @@ class ProbeServer:
             except SynthaError as e:
                 report = unreachable(self.settings, e)
             else:
-                report = check_health(store, load_scripts=True)
+                report = check_health(store, backend=self._snapshot_source(store),
+                                      load_scripts=True)
             ready = report.status != "unhealthy"
             extra: dict[str, Any] = {"set_aside": untrusted.summary()}
             if self._worker is not None:
@@ -210,7 +249,8 @@ class ProbeServer:
 
 def start_http_server(settings: Settings, port: int = 8000, host: str = "127.0.0.1",
                       mesh_metrics: bool = False, mesh_metrics_max_age: float = 5.0,
-                      worker: WorkerStatus | None = None) -> ProbeServer:
+                      worker: WorkerStatus | None = None,
+                      snapshot: SnapshotSource | None = None) -> ProbeServer:
     """Serve ``/health``, ``/ready`` and ``/metrics`` for ``settings``'s Redis.
 
     ``host`` defaults to the loopback, this machine only; in a container or a
@@ -220,5 +260,9 @@ def start_http_server(settings: Settings, port: int = 8000, host: str = "127.0.0
     mesh (``syntha-redis serve`` does), not in every worker. A reading of the
     mesh costs ~35 ms per 1,000 users and is reused for ``mesh_metrics_max_age``
     seconds. ``worker`` (a long-running worker's ``status``) takes part in ``/ready``.
+    ``snapshot`` (a ``Snapshotter``, or a mesh's ``db_backend``) gives ``/ready``
+    its lag and capture failures; without it ``/ready`` reads the lag of the
+    whole mesh.
     """
-    return ProbeServer(settings, port, host, mesh_metrics, mesh_metrics_max_age, worker)
+    return ProbeServer(settings, port, host, mesh_metrics, mesh_metrics_max_age, worker,
+                       snapshot)

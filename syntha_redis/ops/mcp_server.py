@@ -92,10 +92,16 @@ def build_handler(
 
 
 def _private_terms(settings: Settings) -> list[str]:
-    """What the model must not read in a result: where Redis is and as whom."""
-    url = settings.redis_url or ""
-    terms = [describe_url(url), urlsplit(url).hostname or "", unquote(urlsplit(url).username or "")]
-    return [t for t in terms if t]
+    """What the model must not read in a result: where Redis is and as whom (the
+    address as host:port, never a bare host name such as "redis", which is in
+    ordinary messages too)."""
+    if settings.redis_url is None:
+        return []
+    parts = urlsplit(settings.redis_url)
+    user = unquote(parts.username or "")
+    where = parts.netloc.rsplit("@", 1)[-1]
+    return [describe_url(settings.redis_url), where,
+            *([user] if user and user != "default" else [])]
 
 
 async def _call(handler: AsyncToolHandler, name: str,

@@ -6,6 +6,7 @@
     db.py         SnapshotDB: version-guarded upserts and reads, PostgresDB / SqliteDB
     schema.py     tables per dialect, numbered migrations
     restore.py    snapshot -> Redis (lua/restore.lua), and verify
+    metrics.py    the lag as Prometheus gauges
 
 The mesh attaches it through ``syntha_redis.persistence``; fleets run
 ``syntha-redis snapshot run``.

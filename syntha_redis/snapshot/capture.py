@@ -8,6 +8,14 @@ stay pending; after ``claim_idle_ms`` any live snapshotter takes them over
 version, so this at-least-once delivery neither loses nor duplicates rows,
 and any number of snapshotter processes can share the work.
 
+Nothing is lost silently. While a snapshot captures a user, no script trims
+the user's stream past the capture's floor (``<root>captured``, moved by
+``lua/snapshot_advance.lua`` after each acknowledgement), and deletions are
+also kept where no trim reaches (``<root>gone``). Every pass checks each
+user's floor; a floor gone from the stream (the hard cap, an operator's
+XTRIM, a stream deleted) is a gap: the user is captured in full from Redis's
+state, with those deletions, before the pass moves on (``recapture``).
+
 Events carry no values: a pushed/updated event makes the snapshotter read the
 item hash, and it stores whatever version it finds there (a newer version is
 as true as the event's; a missing hash means a deletion or expiry event
@@ -44,12 +52,16 @@ from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
-__all__ = ["Snapshotter", "Entry", "item_row", "tokens"]
+__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "tokens", "FLOOR_TTL_MS", "NO_FLOOR"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
 ITEM_FIELDS = ("value", "version", "author", "created", "expires", "topics", "subs")
 CHUNK = 64  # streams per pipelined read
+# A user's capture floor lapses after this long without a capture (its
+# snapshot was turned off): then its stream is trimmed by length again.
+FLOOR_TTL_MS = 7 * 86_400_000
+NO_FLOOR = "0-0"  # floor of a user no capture has acknowledged anything of yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,16 @@ class Entry:
     id: bytes
     fields: dict[bytes, bytes]
 
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """What the snapshot has not captured yet: stream entries, the age of the oldest
+    (seconds) and the users whose unread entries are gone (a full capture is due)."""
+
+    entries: int = 0
+    seconds: float = 0.0
+    gaps: tuple[str, ...] = ()
 
 
 def tokens(csv: str | bytes | None) -> list[str]:
@@ -111,6 +133,8 @@ class Snapshotter:
         # active user behind for good.
         self.forget_idle_ms = forget_idle_ms
         self.rows_written = 0
+        self.recaptures = 0  # full captures after a gap
+        self.failure: str | None = None  # why the last pass failed (None: it did not)
         # A trusted worker (admin credentials) also keeps what tenants may not
         # restore themselves: the scripts and the users' copies of the limits.
         self.maintain_every = maintain_every
@@ -123,7 +147,6 @@ class Snapshotter:
         # aside (counted) once when they start failing, skipped while they do
         self.refused: dict[str, untrusted.Malformed] = {}
         self.last_pass_at: float | None = None  # time.time() of the last whole pass
-        self.last_error: str | None = None  # of the last failed pass, until one succeeds
 
     # -- users -----------------------------------------------------------------------
 
@@ -143,10 +166,11 @@ class Snapshotter:
             on_redis_failure: Callable[[], None] | None = None) -> None:
         """Capture until ``stop()`` is true; sleeps ``poll_interval`` when idle.
 
-        Outlives its servers: a pass that fails (Redis or the database away)
-        is logged and retried with a backoff up to 5 s. Its entries stay
-        pending and are written first on the next pass, so nothing is lost.
-        ``on_redis_failure`` is called when a pass could not reach Redis.
+        Outlives its servers: a pass that fails (Redis or the database away,
+        a permission denied, or a bug) is logged and retried with a backoff up
+        to 5 s; ``failure`` says why until a pass succeeds again. Its entries
+        stay pending and are written first on the next pass, so nothing is
+        lost. ``on_redis_failure`` is called when a pass could not reach Redis.
         """
         backoff = self.poll_interval
         while not stop():
@@ -155,17 +179,17 @@ class Snapshotter:
                     self._next_maintenance = time.monotonic() + self.maintain_every
                     self.maintain()
                 busy = self.run_once() > 0
-                backoff = self.poll_interval
+                backoff, self.failure = self.poll_interval, None
             except SynthaError as e:
+                self.failure = e.message
                 log.warning("snapshot capture failed, retrying in %.1fs: %s", backoff, e)
-                self.last_error = e.message
                 busy, backoff = False, min(backoff * 2, 5.0)
                 if on_redis_failure is not None and isinstance(e, SynthaConnectionError):
                     on_redis_failure()
             except Exception as e:  # a bug met by some data: never the end of capture
+                self.failure = f"{type(e).__name__}: {e}"
                 log.exception("snapshot capture failed unexpectedly, retrying in %.1fs",
                               backoff)
-                self.last_error = f"{type(e).__name__}: {e}"
                 busy, backoff = False, min(backoff * 2, 5.0)
             if not busy:
                 sleep(backoff)
@@ -175,7 +199,7 @@ class Snapshotter:
         age = None if self.last_pass_at is None else time.time() - self.last_pass_at
         ok = age is not None and age < max(30.0, 10 * self.poll_interval)
         return ok, {"capture": {"ok": ok, "last_pass_seconds_ago": age,
-                                "last_error": self.last_error,
+                                "last_error": self.failure,
                                 "users_refused": len(self.refused)}}
 
     def maintain(self) -> tuple[int, int]:
@@ -212,7 +236,9 @@ class Snapshotter:
         if forget:
             self._next_forget = now + max(self.forget_idle_ms / 1000 / 6, 0.01)
         for start in range(0, len(users), CHUNK):
-            chunk = users[start : start + CHUNK]
+            gaps, chunk = self._check_floors(users[start : start + CHUNK])
+            for user in gaps:
+                self.recapture(user)
             self._backlog = self._read_new(chunk)
             if claim:  # without what this pass read already (a claim may take it too)
                 read = {(e.stream, e.id) for e in self._backlog}
@@ -221,7 +247,7 @@ class Snapshotter:
                 done += self.write(self._backlog)
             if forget:
                 self._forget_dead_consumers(chunk)
-        self.last_pass_at, self.last_error = time.time(), None
+        self.last_pass_at, self.failure = time.time(), None
         return done
 
     def drain(self, timeout: float = 30.0) -> int:
@@ -252,6 +278,7 @@ class Snapshotter:
         self.rows_written += len(batch)
         self._ack(entries)
         self._backlog = []
+        self._advance(entries)
         return len(entries)
 
     def _write_per_user(self, batch: Batch, error: SynthaError) -> Batch:
@@ -296,8 +323,10 @@ class Snapshotter:
         entries: list[Entry] = []
         grouped = []
         for user, stream, reply in zip(users, streams, replies, strict=True):
-            if isinstance(reply, redis.ResponseError):
+            if isinstance(reply, Exception):
                 # no group, or (fakeredis) no stream: create the group if there is one
+                if not isinstance(reply, redis.ResponseError):
+                    raise translate_error(reply, self.settings, "XREADGROUP")
                 if "NOGROUP" not in str(reply) and "requires the key" not in str(reply):
                     self._refuse(user, stream, translate_error(reply, self.settings,
                                                                "XREADGROUP"))
@@ -316,7 +345,8 @@ class Snapshotter:
 
         No MKSTREAM: a user's idle stream expires by design and must not be
         recreated here. A new group means the user's earlier history may have
-        been trimmed, so the user's current state is captured in full once.
+        been trimmed (or the stream deleted and written anew), so the user's
+        current state is captured in full once.
         Returns whether the group exists now.
         """
         try:
@@ -330,13 +360,7 @@ class Snapshotter:
             return False
         except redis.RedisError as e:
             raise translate_error(e, self.settings, "XGROUP CREATE") from e
-        try:
-            capture_user(self, user_id)
-        except SynthaError as e:
-            if not user_fault(e):
-                raise
-            # the stream is read from now on; the state Redis refused stays out
-            self._refuse(user_id, self.user_keys(user_id).root, e)
+        self.recapture(user_id)  # the stream is read from now on, whatever it refused
         return True
 
     def _refuse(self, user_id: str, key: str, error: SynthaError) -> None:
@@ -498,40 +522,151 @@ class Snapshotter:
             [ScriptCall("snapshot_read", self.user_keys(user).root, toks)
              for user, toks in wanted], raise_on_error=False)
 
+    # -- gaps: the capture floor (lua/snapshot_advance.lua) --------------------------
+
+    def _check_floors(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """(the users whose stream lost entries this capture had not acknowledged,
+        the users this capture serves). A user whose system of record is another
+        snapshot database (``restore.claim_user``) is not this capture's: two
+        would each move the one floor past what the other has not read."""
+        replies = self._advance_floors([(u, "", "0", "0") for u in users])
+        gaps, ours = [], []
+        for user, reply in zip(users, replies, strict=True):
+            if reply is None:
+                continue
+            # the record is the user's key, which a tenant can write: bytes, not text
+            owner = reply[2] if isinstance(reply[2], bytes) else str(reply[2]).encode()
+            if owner and owner.split(b" ", 1)[0] != self.group.encode():
+                continue
+            ours.append(user)
+            if int(reply[0]) == 0:
+                gaps.append(user)
+        return gaps, ours
+
+    def _advance_floors(self, calls: list[tuple[str, str, int | str, str]]) -> list[Any]:
+        """``lua/snapshot_advance.lua`` per (user, floor, ttl, reset): its reply, or
+        None for a user whose keys Redis refused (set aside, see ``_refuse``)."""
+        replies = self._store.execute_scripts(
+            [ScriptCall("snapshot_advance", self.user_keys(user).root, tuple(args))
+             for user, *args in calls], raise_on_error=False)
+        answered = []
+        for (user, *_), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, SynthaError):
+                self._refuse(user, self.user_keys(user).root, reply)
+                reply = None
+            answered.append(reply)
+        return answered
+
+    def recapture(self, user_id: str) -> int:
+        """Capture ``user_id`` in full from Redis (with the deletions kept for the
+        snapshot), then start its floor at the stream's first entry: what came
+        before is in the capture. Returns the rows written (0 for a user whose keys
+        Redis refused: set aside, see ``_refuse``)."""
+        try:
+            first = self.call(self.client.xrange, self.user_keys(user_id).stream, count=1)
+            written = capture_user(self, user_id)
+        except SynthaError as e:
+            self._refuse(user_id, self.user_keys(user_id).root, e)
+            return 0
+        floor = text(first[0][0]) if first else NO_FLOOR
+        self._advance_floors([(user_id, floor, FLOOR_TTL_MS, "1")])
+        self.recaptures += 1
+        return written
+
+    def _advance(self, entries: list[Entry]) -> None:
+        """Move each user's floor up to what this capture group acknowledged; a user
+        whose floor was lost meanwhile is captured in full."""
+        last: dict[str, bytes] = {}
+        for e in entries:
+            if e.user_id not in last or _id(e.id) > _id(last[e.user_id]):
+                last[e.user_id] = e.id
+        users = sorted(last)
+        pipe = self.client.pipeline(transaction=False)
+        for user in users:
+            pipe.xpending(self.user_keys(user).stream, self.group)
+        floors: dict[str, str] = {}
+        for user, pending in zip(users, self.call(pipe.execute, raise_on_error=False),
+                                 strict=True):
+            if isinstance(pending, redis.ResponseError):
+                continue  # the stream is gone since (a flush): the next pass sees it
+            if isinstance(pending, Exception):
+                raise translate_error(pending, self.settings, "XPENDING")
+            oldest = pending["min"]  # another consumer's entries, or a failed write's
+            floor = last[user] if oldest is None or _id(last[user]) < _id(oldest) else oldest
+            floors[user] = text(floor)
+        replies = self._advance_floors([(u, f, FLOOR_TTL_MS, "0") for u, f in floors.items()])
+        for user, reply in zip(floors, replies, strict=True):
+            if reply is not None and int(reply[0]) == 0:
+                self.recapture(user)
+
     # -- lag ---------------------------------------------------------------------------
 
-    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
-        """Age of the oldest entry not yet acknowledged, over ``users`` (0 = caught up)."""
+    def lag(self, users: Iterable[str] | None = None) -> Lag:
+        """What is not captured over ``users``: entries, age of the oldest, gaps.
+
+        Entries not yet acknowledged count, and so does a gap (a user whose
+        unread entries are gone): its lag runs from its floor until the full
+        capture, so it is never 0 while rows are missing.
+        """
         now_s, now_us = self.call(self.client.time)
         now_ms = int(now_s) * 1000 + int(now_us) // 1000
-        waiting = self.oldest_waiting(users)
-        return 0.0 if waiting is None else max(0.0, (now_ms - waiting) / 1000)
+        gaps, chosen = self._check_floors(list(users if users is not None else self._users()))
+        entries, oldest = 0, None
+        for user in chosen:
+            waiting, count = self._waiting(user)
+            if user in gaps:
+                floor = text(self.call(self.client.get, self.user_keys(user).captured) or b"")
+                since = _ms(floor) if floor[:1].isdigit() else (waiting or now_ms - 1)
+                waiting = min(waiting or now_ms, since)
+                count = max(count, 1)
+            entries += count
+            if waiting is not None:
+                oldest = waiting if oldest is None else min(oldest, waiting)
+        seconds = 0.0 if oldest is None else max(0.001 if entries else 0.0,
+                                                 (now_ms - oldest) / 1000)
+        return Lag(entries, seconds, tuple(gaps))
 
-    def oldest_waiting(self, users: Iterable[str] | None = None) -> int | None:
-        """Time (ms) of the oldest entry not yet acknowledged, None if there is none."""
-        oldest: int | None = None
-        for user in users if users is not None else self._users():
-            stream = self.user_keys(user).stream
-            try:
-                groups = self.client.xinfo_groups(stream)
-            except redis.ResponseError:
-                continue  # no stream: nothing is waiting
-            except redis.RedisError as e:
-                raise translate_error(e, self.settings, "XINFO GROUPS") from e
-            ours = [g for g in groups if text(g["name"]) == self.group]
-            start = "-"  # no group yet: the whole stream is waiting
-            found = []
-            if ours:
-                start = f"({text(ours[0]['last-delivered-id'])}"
-                if ours[0]["pending"]:
-                    summary = self.call(self.client.xpending, stream, self.group)
-                    if summary["min"] is not None:  # acknowledged since XINFO answered
-                        found.append(_ms(summary["min"]))
-            after = self.call(self.client.xrange, stream, start, count=1)
-            found += [_ms(after[0][0])] if after else []
-            if found:
-                oldest = min(found + ([] if oldest is None else [oldest]))
-        return oldest
+    @property
+    def problem(self) -> str | None:
+        """Why the capture does not run (its last pass failed), None while it does."""
+        return None if self.failure is None else f"the snapshot capture fails: {self.failure}"
+
+    def lag_seconds(self, users: Iterable[str] | None = None) -> float:
+        """Age of the oldest change not captured yet, over ``users`` (0 = caught up)."""
+        return self.lag(users).seconds
+
+    def _waiting(self, user: str) -> tuple[int | None, int]:
+        """(time in ms of the oldest entry not acknowledged, how many) in one stream."""
+        stream = self.user_keys(user).stream
+        try:
+            groups = self.client.xinfo_groups(stream)
+        except redis.ResponseError as e:
+            if "no such key" in str(e).lower():
+                return None, 0  # no stream: nothing is waiting
+            raise translate_error(e, self.settings, "XINFO GROUPS") from e
+        except redis.RedisError as e:
+            raise translate_error(e, self.settings, "XINFO GROUPS") from e
+        ours = [g for g in groups if text(g["name"]) == self.group]
+        if not ours:  # no group yet: the whole stream is waiting
+            first = self.call(self.client.xrange, stream, count=1)
+            return (_ms(first[0][0]) if first else None), int(self.call(self.client.xlen, stream))
+        group, oldest = ours[0], []
+        pending = int(group["pending"])
+        if pending:
+            summary = self.call(self.client.xpending, stream, self.group)
+            if summary["min"] is None:  # acknowledged since XINFO answered
+                pending = 0
+            else:
+                oldest.append(_ms(summary["min"]))
+        unread = 0
+        after = self.call(self.client.xrange, stream, f"({text(group['last-delivered-id'])}",
+                          count=1)
+        if after:
+            oldest.append(_ms(after[0][0]))
+            # Redis cannot count past a deleted entry (lag nil): the length bounds it
+            unread = max(1, int(group["lag"] if group.get("lag") is not None
+                                else self.call(self.client.xlen, stream)))
+        return (min(oldest) if oldest else None), pending + unread
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -542,3 +677,8 @@ class Snapshotter:
 
 def _ms(entry_id: str | bytes) -> int:
     return int(text(entry_id).split("-")[0])
+
+
+def _id(entry_id: str | bytes) -> tuple[int, int]:
+    ms, _, seq = text(entry_id).partition("-")
+    return int(ms), int(seq or 0)

@@ -73,6 +73,7 @@ class SnapshotDB(ABC):
 
     def __init__(self, table_prefix: str) -> None:
         self.tables = Tables(validate_table_prefix(table_prefix))
+        self._migrated = False  # a database away at start is migrated on first use
         t, sql = self.tables, self.dialect.sql
         # the version guard: how any set of rows merges into the items table
         self._merge_items = (
@@ -125,6 +126,17 @@ class SnapshotDB(ABC):
         """Where the snapshot lives, without secrets."""
 
     @property
+    def problem(self) -> str | None:
+        """Why the database cannot be used yet, None when nothing is known against it."""
+        return None
+
+    @property
+    def full_name(self) -> str:
+        """``describe()`` with what else tells two databases apart (options, tables)."""
+        scope = f" {self._scope}" if self._scope else ""
+        return f"{self.describe()}{scope} tables {self.tables.prefix}*"
+
+    @property
     def capture_group(self) -> str:
         """The stream consumer group that captures into this database.
 
@@ -157,12 +169,18 @@ class SnapshotDB(ABC):
                     (version, description, int(time.time() * 1000)),
                 )
                 applied.append(version)
+        self._migrated = True
         return applied
+
+    def _ready(self) -> None:
+        if not self._migrated:
+            self.migrate()
 
     # -- writes ----------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
         """Write ``batch`` in one transaction (its newest rows only)."""
+        self._ready()
         batch = batch.latest()
         dump = self.dialect.dump_list
         with self.transaction() as cur:
@@ -196,6 +214,7 @@ class SnapshotDB(ABC):
             f"SELECT {ITEM_COLUMNS} FROM {t.items} i WHERE i.user_id = %s AND NOT i.deleted "
             f"AND i.version > {self._cleared} ORDER BY i.key"
         )
+        self._ready()
         with self.transaction() as cur:
             cur.execute(query, (user_id, user_id))
             rows = cur.fetchall()
@@ -212,6 +231,7 @@ class SnapshotDB(ABC):
             f"SELECT user_id, agent, kind, topics, version FROM {t.agents} a "
             f"WHERE a.user_id = %s AND a.version > {self._cleared} ORDER BY agent, kind"
         )
+        self._ready()
         with self.transaction() as cur:
             cur.execute(query, (user_id, user_id))
             rows = cur.fetchall()
@@ -226,12 +246,14 @@ class SnapshotDB(ABC):
             f"UNION ALL SELECT MAX(version) FROM {t.agents} WHERE user_id = %s "
             f"UNION ALL SELECT cleared_version FROM {t.users} WHERE user_id = %s) AS versions"
         )
+        self._ready()
         with self.transaction() as cur:
             cur.execute(query, (user_id, user_id, user_id))
             row = cur.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def users(self) -> list[str]:
+        self._ready()
         t = self.tables
         with self.transaction() as cur:
             cur.execute(
@@ -261,7 +283,11 @@ class PostgresDB(SnapshotDB):
     dialect = POSTGRES
 
     def __init__(self, conninfo: str, table_prefix: str = "syntha_",
-                 pool: PoolSizes | None = None) -> None:
+                 pool: PoolSizes | None = None, connect_timeout: float | None = None,
+                 wait: bool = True) -> None:
+        """``connect_timeout`` (seconds, default the pool timeout) bounds the wait
+        for the first connections; with ``wait=False`` the pool keeps trying in
+        the background and the first statement waits for it."""
         super().__init__(table_prefix)
         require_postgres_extra()
         import psycopg
@@ -282,11 +308,18 @@ class PostgresDB(SnapshotDB):
         self._where = f"postgresql://{params.get('host', 'localhost')}:" \
             f"{params.get('port', 5432)}/{params.get('dbname', '')}"
         self._scope = str(params.get("options", ""))  # e.g. a search_path
-        # One plain connection first: an unknown host or a refused login fails in
-        # milliseconds with its own reason, not after the pool's whole wait behind
-        # a log line per attempt.
+        self._conninfo = conninfo
+        # until a connection was made, a statement waits connect_timeout, not the
+        # pool's whole timeout: a database that was never reached is likely down
+        self._first_wait: float | None = connect_timeout or sizes.timeout
+        # Waiting for the pool: one plain connection first, so an unknown host or a
+        # refused login fails in milliseconds with its own reason, not after the
+        # pool's whole wait behind a log line per attempt. (Without waiting, the
+        # pool keeps trying in the background: an async mesh starts without it.)
         try:
-            psycopg.connect(conninfo, connect_timeout=max(1, round(sizes.timeout))).close()
+            if wait:
+                psycopg.connect(conninfo, connect_timeout=max(
+                    1, round(connect_timeout or sizes.timeout))).close()
         except psycopg.Error as e:
             raise SynthaConnectionError(
                 f"cannot reach Postgres at {self._where}: {_first_line(e)}",
@@ -303,8 +336,11 @@ class PostgresDB(SnapshotDB):
             max_lifetime=sizes.max_lifetime,
             open=False,
         )
+        if not wait:
+            self.pool.open(wait=False)
+            return
         try:
-            self.pool.open(wait=True, timeout=sizes.timeout)
+            self.pool.open(wait=True, timeout=connect_timeout or sizes.timeout)
         except self._errors as e:
             self.pool.close()
             raise self._translate(e) from e
@@ -331,10 +367,22 @@ class PostgresDB(SnapshotDB):
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         try:
-            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            with self.pool.connection(timeout=self._first_wait) as conn, \
+                    conn.transaction(), conn.cursor() as cur:
+                self._first_wait = None
                 yield cur
         except self._errors as e:
             raise self._translate(e) from e
+
+    def _why_unreachable(self) -> str:
+        """The reason a plain connection gives (the pool's timeout names none)."""
+        import psycopg
+
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=2).close()
+        except psycopg.Error as e:
+            return _first_line(e)
+        return "no connection was free in the pool in time"
 
     def _translate(self, error: Exception) -> Exception:
         import psycopg
@@ -347,8 +395,9 @@ class PostgresDB(SnapshotDB):
         unusable = isinstance(error, psycopg.OperationalError) and (
             not sqlstate or sqlstate[:2] in ("08", "53", "57", "58"))
         if unusable or isinstance(error, _pool_errors()):
+            reason = self._why_unreachable() if isinstance(error, _pool_errors()) else error
             return SynthaConnectionError(
-                f"cannot use Postgres at {self._where}: {error}",
+                f"cannot use Postgres at {self._where}: {reason}",
                 service="postgresql",
                 cause=error,
                 suggestions=[f"Check that Postgres at {self._where} is up and accepts us"],
@@ -365,6 +414,15 @@ class PostgresDB(SnapshotDB):
 
     def describe(self) -> str:
         return self._where
+
+    @property
+    def problem(self) -> str | None:
+        if self._migrated:
+            return None  # any later outage shows as a failed capture
+        stats = self.pool.get_stats()
+        if stats.get("connections_errors") and not stats.get("pool_available"):
+            return f"cannot reach Postgres at {self._where} (started without it)"
+        return None
 
 
 def _first_line(error: Exception) -> str:

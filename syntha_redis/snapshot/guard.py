@@ -6,8 +6,12 @@ FLUSHDB. A worker cannot tell such a keyspace from a new one by looking at
 it, and every write it made there would hide the loss (version counters
 restart, the snapshot is never consulted again).
 
-So each user's keyspace carries an epoch marker (``<root>epoch``), set by
-``restore_user`` as its last step, once the snapshot is back in Redis. A mesh
+So each user's keyspace carries an epoch marker (``<root>epoch:<database>``),
+set by ``restore_user`` as its last step, once the snapshot is back in Redis.
+The marker names the snapshot database: a mesh of another database finds
+none, and its restore is refused (one system of record per user,
+``restore.claim_user``), so no mesh acts on a keyspace another database
+restored. A mesh
 with a snapshot passes the marker to every script (``lua/_prelude.lua``
 refuses to act without it) and checks it with every plain read
 (``syntha_redis.core.store``). Losing the data loses the marker, so the first call
@@ -72,7 +76,7 @@ class KeyspaceGuard:
         self.user_id = user_id
         user_keys = keys.UserKeys(settings.key_prefix, user_id)
         self.root = user_keys.root
-        self.epoch_key = user_keys.epoch
+        self.epoch_key = user_keys.epoch(db.capture_group)
         self.lock_key = user_keys.restoring
         self.wait_seconds = wait_seconds
         self.restores = 0  # restores this guard ran (the others waited for one)

@@ -8,10 +8,10 @@ user's whole current state, version-guarded like any batch.
 It writes what Redis holds and nothing about what Redis lacks: an item or an
 agent missing from Redis may have been lost with Redis's data (an empty
 restart, a failover), and only an explicit delete, ``clear()`` or an expiry
-makes a tombstone. A deletion whose event was trimmed from the stream before
-any snapshotter read it therefore stays live in the snapshot; the stream's
-retention (``stream_max_length``, ``stream_max_age_seconds``) must exceed the
-snapshot's lag, which ``lag_seconds()`` and the metrics report.
+makes a tombstone. The deletions whose events the capture may not have read
+are the ones the scripts keep in ``<root>gone`` while a snapshot captures
+the user (``lua/_prelude.lua``): they are written as tombstones here, so a
+deletion survives any trim of the stream.
 
 What a tenant wrote into its keys is parsed as untrusted input
 (``syntha_redis.core.untrusted``): a member or a counter that the library
@@ -20,7 +20,8 @@ never writes is set aside and counted, and the rest of the user is captured.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from syntha_redis.core import keys, untrusted
@@ -28,6 +29,9 @@ from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
 
 __all__ = ["capture_user"]
+
+CLEARED = b"*cleared"  # the member of <root>gone that stands for clear()
+GONE_PAGE = 1000
 
 
 class Snapshotter(Protocol):
@@ -53,8 +57,42 @@ def capture_user(snap: Snapshotter, user_id: str) -> int:
     batch = Batch(items=snap.read_items([(user_id, t) for t in toks]))
     if before is not None:  # agent rows are stamped with it
         batch.agents += _agents(snap, user_id, before)
+    _deletions(snap, user_id, batch)
     snap.db.write(batch)
     return len(batch)
+
+
+def _deletions(snap: Snapshotter, user_id: str, batch: Batch) -> None:
+    """Add the deletions kept in ``<root>gone`` (token -> version) to ``batch``:
+    tombstones, and ``clear()`` as a clear; a member or a score the scripts
+    never write is set aside."""
+    gone = snap.user_keys(user_id).gone
+    for member, score in _by_score(snap, gone):
+        version = (untrusted.integer(int(score), "version of a deletion")
+                   if math.isfinite(score) and score == int(score)
+                   else untrusted.Malformed("bad_integer", f"deletion version {score!r}"))
+        if isinstance(version, untrusted.Malformed):
+            untrusted.set_aside("snapshot capture", user_id, gone, version)
+        elif member == CLEARED:
+            batch.clears.append((user_id, version))
+        elif isinstance(parsed := untrusted.identifier(member, "deleted key"), tuple):
+            batch.items.append(ItemRow(user_id, parsed[0], None, [], [], None, version, 0,
+                                       None, deleted=True))
+        else:
+            untrusted.set_aside("snapshot capture", user_id, gone, parsed)
+
+
+def _by_score(snap: Snapshotter, zset: str) -> Iterator[tuple[bytes, float]]:
+    """(member, score) of ``zset`` in pages of GONE_PAGE (each call bounded), by
+    score: the scripts only add higher versions and drop the lowest meanwhile."""
+    low = "-inf"
+    while True:
+        page = snap.call(snap.client.zrangebyscore, zset, low, "+inf", start=0, num=GONE_PAGE,
+                         withscores=True)
+        yield from page
+        if len(page) < GONE_PAGE:
+            return
+        low = f"({page[-1][1]!r}"
 
 
 def _usable(user_id: str, key: str, found: int | untrusted.Malformed) -> int | None:

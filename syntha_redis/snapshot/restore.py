@@ -25,15 +25,24 @@ from typing import Any
 import redis
 
 from syntha_redis.core import keys, registry, untrusted
+from syntha_redis.core.calls import Operation
+from syntha_redis.core.codec import text
 from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.store import CommandCall, ScriptCall, Store
-from syntha_redis.exceptions import SynthaError, SynthaPersistenceError
-from syntha_redis.snapshot.capture import ITEM_FIELDS, item_row, user_fault
+from syntha_redis.exceptions import SynthaConfigurationError, SynthaError, SynthaPersistenceError
+from syntha_redis.snapshot.capture import (
+    FLOOR_TTL_MS,
+    ITEM_FIELDS,
+    NO_FLOOR,
+    item_row,
+    user_fault,
+)
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.rows import AgentRow, ItemRow
 
-__all__ = ["RestoreReport", "Verification", "restore_user", "restore_all", "verify_user"]
+__all__ = ["RestoreReport", "Verification", "claim_user", "restore_user", "restore_all",
+           "verify_user"]
 
 CHUNK = 200  # rows per script call: keeps each call short for other clients
 
@@ -66,10 +75,34 @@ def _agent_args(row: AgentRow) -> tuple[Any, ...]:
     return (row.kind, keys.encode(row.agent), _csv(row.topics))
 
 
+def claim_user(settings: Settings, db: SnapshotDB, user_id: str) -> Operation[None]:
+    """Record ``db`` as ``user_id``'s system of record, unless another database is.
+
+    One snapshot database per user: two would each miss the other's writes,
+    and whichever restored first after a loss would bring back deletions and
+    lose acknowledged writes. Redis keeps the record (``<root>snapshot-db``);
+    it is lost with Redis's data, and the first restore claims the user again.
+    """
+    name = keys.UserKeys(settings.key_prefix, user_id).snapshot_db
+    mine = f"{db.capture_group} {db.full_name}"
+    yield CommandCall(("SET", name, mine, "NX"))
+    held = text((yield CommandCall(("GET", name))) or b"")
+    if held and held.split(" ", 1)[0] != db.capture_group:
+        raise SynthaConfigurationError(
+            f"user {user_id!r} already keeps its snapshot in {held.split(' ', 1)[-1]}; "
+            f"this mesh names {db.full_name}",
+            config_key="connection_string",
+            suggestions=["Give every mesh of one user the same snapshot database",
+                         f"To move the user: restore it from the new database, then "
+                         f"DEL {name} and attach the new database"],
+        )
+
+
 def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreReport:
     """Put ``user_id``'s snapshot back into Redis (rows newer than Redis's only)."""
     store = Store(settings)
     root = keys.UserKeys(settings.key_prefix, user_id).root
+    store.run(claim_user(settings, db, user_id))
     items, agents = db.items(user_id), db.agents(user_id)
     floor = db.highest_version(user_id)
     report = RestoreReport(users=1)
@@ -95,10 +128,13 @@ def restore_user(settings: Settings, db: SnapshotDB, user_id: str) -> RestoreRep
         # the user has a mesh again: let snapshotters find it (the registry
         # may have been lost with the rest of Redis)
         store.execute(registry.announce(settings.key_prefix, user_id))
+    # a snapshot captures this user: no trim outruns it (lua/_prelude.lua)
+    store.execute(CommandCall(("SET", root + keys.CAPTURED, NO_FLOOR, "NX", "PX", FLOOR_TTL_MS)))
     # Last: the epoch marker says the snapshot is back, and lets guarded calls
     # through (syntha_redis.snapshot.guard).
     marker = f"restored {report.applied} rows at {int(time.time() * 1000)} by {_worker_id()}"
-    store.execute(CommandCall(("SET", root + keys.EPOCH, marker)))
+    epoch = keys.UserKeys(settings.key_prefix, user_id).epoch(db.capture_group)
+    store.execute(CommandCall(("SET", epoch, marker)))
     return report
 
 

@@ -21,6 +21,8 @@ from syntha_redis import (
     SynthaConfigurationError,
     SynthaConnectionError,
 )
+from syntha_redis.core.calls import Call
+from syntha_redis.core.store import Store
 from tests.conftest import backend_url, delete_prefix
 from tests.support.recording import RecordingStore
 from tests.support.servers import RedisProcess, free_port
@@ -175,3 +177,22 @@ def test_a_new_handle_of_a_registered_user_writes_in_one_round_trip(
     sent = RecordingStore.of(second).sent
     second.push("b", 2)
     assert [call.name for call in sent] == ["push"]
+
+
+def test_a_failed_announcement_is_sent_again_with_the_next_write(
+    mesh_factory: Callable[..., ContextMesh], raw: Any
+) -> None:
+    mesh = mesh_factory(user_id="unlucky")
+
+    def refuse_the_announcement(call: Call) -> Any:
+        if getattr(call, "args", ("",))[0] == "XADD":
+            raise SynthaConnectionError("Redis went away mid-call")
+        return Store.execute(store, call)
+
+    store = RecordingStore.of(mesh, refuse_the_announcement)
+    with pytest.raises(SynthaConnectionError):
+        mesh.push("a", 1)
+    store.fail = None
+    mesh.push("a", 1)
+    joins = f"{mesh.settings.key_prefix}:{{registry}}:joins"
+    assert [fields for _, fields in raw.xrange(joins)] == [{b"u": b"unlucky"}]

@@ -8,6 +8,9 @@ import pytest
 
 from syntha_redis import ContextMesh
 
+# the mesh contract: every test here runs on ContextMesh and AsyncContextMesh
+pytestmark = pytest.mark.both_meshes
+
 ATTACKER_NAMES = ["victim", "victim}", "{u:victim}", "*", "victim:item:secret", "%76ictim"]
 
 

@@ -49,13 +49,13 @@ def test_distinct_users_get_distinct_roots() -> None:
 
 def test_lua_derives_names_with_the_suffixes_of_keys_py() -> None:
     prelude = (lua_dir() / "_prelude.lua").read_text()
-    lua_suffixes = set(re.findall(r"ROOT \.\. '([a-z:]+)'", prelude))
+    lua_suffixes = set(re.findall(r"ROOT \.\. '([a-z:-]+)'", prelude))
     python_suffixes = {
         keys.ITEM, keys.ITEMS, keys.EXPIRY, keys.ROUTES, keys.GLOBAL, keys.DIRECT,
         keys.TOPIC_ITEMS, keys.TOPIC_SUBSCRIBERS, keys.AGENT_TOPICS, keys.TOPICS,
         keys.SUBSCRIBED_AGENTS, keys.POST_PERMISSIONS, keys.PERMISSION_AGENTS, keys.VERSION,
         keys.BYTES, keys.STREAM, keys.WAKE_CHANNEL, keys.OPERATION, keys.SWEEP_LEASE,
-        keys.EPOCH, keys.LIMITS,
+        keys.LIMITS, keys.CAPTURED, keys.GONE, keys.SNAPSHOT_DB,
     }
     assert lua_suffixes == python_suffixes
 
@@ -93,7 +93,7 @@ def test_hostile_user_ids_stay_inside_their_prefix(mesh_factory: Any, raw: Any, 
     prefix = mesh.settings.key_prefix + ":"
     written = [n.decode() for n in raw.scan_iter(match=prefix + "*")]
     # the registry's announcements, the deployment's limits
-    deployment = {prefix + "{registry}:joins", prefix + "limits"}
+    deployment = {prefix + "{registry}:joins", prefix + "{limits}"}
     assert written and all(n.startswith(root) or n in deployment for n in written)
 
 

@@ -17,6 +17,9 @@ from syntha_redis import (
 )
 from syntha_redis.snapshot import SqliteDB
 
+# the mesh contract: every test here runs on ContextMesh and AsyncContextMesh
+pytestmark = pytest.mark.both_meshes
+
 
 def test_push_then_get_returns_the_value(mesh: ContextMesh) -> None:
     mesh.push("deal", {"amount": 100, "stage": "closed"})

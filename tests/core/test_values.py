@@ -10,6 +10,9 @@ import pytest
 
 from syntha_redis import ContextMesh, SynthaQuotaError, SynthaValidationError
 
+# the mesh contract: every test here runs on ContextMesh and AsyncContextMesh
+pytestmark = pytest.mark.both_meshes
+
 ROUND_TRIPS = [
     None, True, 0, -1, 2**63 - 1, 1.5, "", "text ü 名前", b"\x00\xffbytes",
     [1, [2, [3]]], {"nested": {"list": [1, "a", None], "bytes": b"x"}}, {"": 0},

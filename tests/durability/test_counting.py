@@ -97,7 +97,7 @@ def test_clear_leaves_only_what_a_new_write_needs(
     root = f"{key_prefix}:{{u:user-1}}:"
     names = {k.decode() for k in raw.scan_iter(match=f"{key_prefix}:*")}
     assert names - {n for n in names if n.startswith(root)} == {
-        f"{key_prefix}:{{registry}}:joins", f"{key_prefix}:limits"}
+        f"{key_prefix}:{{registry}}:joins", f"{key_prefix}:{{limits}}"}
     left = {n[len(root):] for n in names if n.startswith(root)}
     retry_records = {name for name in left if name.startswith("op:")}
     # the version counter (versions stay monotonic), the change stream (the

@@ -42,6 +42,19 @@ async def test_async_watch_wakes_on_a_push(
     assert (event.type, event.key) == ("pushed", "shown")
 
 
+async def test_new_changes_count_from_the_watch_call_without_blocking_the_loop(
+    amesh: AsyncContextMesh,
+) -> None:
+    await amesh.push("before", 0)
+    watch = amesh.watch("a", timeout=2)
+    # watch() only started the read of the stream's end: nothing awaited yet
+    assert watch.cursor == "$"
+    await amesh.push("after", 1)  # the mesh's next call: sent after that read
+    async with watch:
+        event = await asyncio.wait_for(watch.__anext__(), timeout=5)
+    assert (event.type, event.key) == ("pushed", "after")
+
+
 async def test_async_batches_and_compare_and_set(amesh: AsyncContextMesh) -> None:
     versions = await amesh.push_many([{"key": "a", "value": 1}, {"key": "b", "value": 2}])
     assert await amesh.get_many(["a", "b", "c"]) == {"a": 1, "b": 2}

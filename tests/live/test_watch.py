@@ -11,6 +11,9 @@ import pytest
 from syntha_redis import ContextMesh, SynthaValidationError
 from syntha_redis.live.events import ChangeEvent
 
+# the mesh contract: every test here runs on ContextMesh and AsyncContextMesh
+pytestmark = pytest.mark.both_meshes
+
 
 def drain(mesh: ContextMesh, agent: str, since: str | ChangeEvent | None) -> list[ChangeEvent]:
     """Everything the stream holds for ``agent`` after ``since``, without waiting."""

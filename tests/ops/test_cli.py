@@ -161,7 +161,7 @@ def test_demo_runs_and_leaves_no_key_behind(capsys: pytest.CaptureFixture[str], 
     assert "SalesAgent" in out and "refused" in out and "6. Stats" in out
     left = {k.decode() for k in redis.Redis.from_url(url).scan_iter(match=f"{prefix}:*")}
     # the deployment's own keys stay (its limits, the registry's announcements)
-    assert left <= {f"{prefix}:limits", f"{prefix}:{{registry}}:joins"}
+    assert left <= {f"{prefix}:{{limits}}", f"{prefix}:{{registry}}:joins"}
 
 
 def test_demo_honours_user_and_json(capsys: pytest.CaptureFixture[str], url: str,
@@ -175,7 +175,7 @@ def test_demo_honours_user_and_json(capsys: pytest.CaptureFixture[str], url: str
     assert facts["keys_deleted"] > 0
     left = {k.decode() for k in redis.Redis.from_url(url).scan_iter(match=f"{prefix}:*")}
     # the deployment's own keys stay (its limits, the registry's announcements)
-    assert left <= {f"{prefix}:limits", f"{prefix}:{{registry}}:joins"}
+    assert left <= {f"{prefix}:{{limits}}", f"{prefix}:{{registry}}:joins"}
 
 
 def test_demo_refuses_a_user_that_already_has_a_mesh(

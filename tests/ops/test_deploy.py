@@ -9,6 +9,7 @@ the Kubernetes schemas); these tests check their meaning against the code.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -198,8 +199,8 @@ REPO_PATH = re.compile(r"(?<![\w/.])((?:deploy|docs|examples|benchmarks|tests|sy
                        r"/[\w./-]*\w)")
 
 
-def test_every_file_the_deploy_files_name_exists() -> None:
-    named = {(path.name, ref) for path in DEPLOY_FILES
+def test_every_file_the_deploy_files_and_the_docs_name_exists() -> None:
+    named = {(path.name, ref) for path in [*DEPLOY_FILES, *DOCS]
              for ref in REPO_PATH.findall(path.read_text())}
     assert ("probes.yaml", "deploy/prometheus/kubernetes.yml") in named
     for where, ref in named:
@@ -251,17 +252,23 @@ def sqlite_path(tmp_path: Path) -> str:
     return str(tmp_path / "snap.db")
 
 
-def test_snapshot_run_serves_probes_while_it_runs(machine_url: str, sqlite_path: str) -> None:
+def test_snapshot_run_serves_probes_and_its_counters_while_it_runs(
+        machine_url: str, sqlite_path: str) -> None:
+    """As compose and the manifests run it (SYNTHA_METRICS_ENABLED): the syntha-snapshot
+    scrape job gets syntha_* series."""
     port = free_port()
     cli = Path(sys.executable).parent / "syntha-redis"
     proc = subprocess.Popen([str(cli), "snapshot", "run", "--sqlite", sqlite_path, "--port",
-                             str(port), "--host", "127.0.0.1", "--redis-url", machine_url,
-                             "--prefix", "tprobes-none"], stdout=subprocess.PIPE, text=True)
+                             str(port), "--redis-url", machine_url,
+                             "--prefix", "tprobes-none"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "SYNTHA_METRICS_ENABLED": "1"})
     try:
         assert proc.stdout is not None
-        assert f"probes: http://127.0.0.1:{port}" in proc.stdout.readline()
+        assert f"probes: http://127.0.0.1:{port} (" in proc.stdout.readline()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10) as reply:
             assert reply.status == 200 and json.loads(reply.read())["ready"] is True
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+            assert b"syntha_redis_operations_total{" in reply.read()
     finally:
         proc.terminate()
     assert proc.wait(timeout=15) == 0

@@ -98,8 +98,12 @@ def test_expired_items_not_yet_swept_are_the_sweeper_backlog(
         time.sleep(0.02)
     reading = read_fleet(store)
     assert (reading.sweeper_backlog, reading.items) == (1, 1)
+    # bytes still hold the expired item until it is pruned, and its help says so
+    held = reading.bytes
+    assert "including items past their expiry not yet pruned" in reading.render(key_prefix)
     assert mesh.cleanup_expired() == 1
     assert read_fleet(store).sweeper_backlog == 0
+    assert 0 < read_fleet(store).bytes < held
 
 
 def test_snapshot_lag_appears_once_a_snapshotter_runs_and_is_zero_when_caught_up(

@@ -151,7 +151,7 @@ def test_postgres_outage_loses_no_stream_entries(
         assert snap.client.xpending(stream, snap.group)["pending"] == 50
         proxy.up()
         deadline = time.monotonic() + 20
-        while snap.oldest_waiting(["u"]) is not None and time.monotonic() < deadline:
+        while snap.lag(["u"]).entries and time.monotonic() < deadline:
             try:
                 snap.run_once()
             except SynthaError:
