@@ -152,7 +152,8 @@ local function new_usage()
 end
 
 -- Returns nil if the item may be written, else a failure reply.
--- usage = {items=n, bytes=n, elements=n, ...} (new_usage()) accumulates the effect of earlier items of a batch.
+-- usage = {items=n, bytes=n, elements=n, ...} (new_usage()) accumulates the effect of earlier
+-- items of a batch, and keeps the user's live item count and bytes once read (live, used).
 local function check_item(spec, usage, lim, now)
   local too_big = check_size(spec, lim, usage)
   if too_big then return too_big end
@@ -189,16 +190,20 @@ local function check_item(spec, usage, lim, now)
   end
   usage.bytes = usage.bytes + footprint(spec.tok, string.len(spec.value), spec.topics, spec.subs)
     - old_size
+  -- the user's counts are read once a call, not once an item: checks write
+  -- nothing, so they hold for every item of a batch
   if max_items > 0 and usage.items > 0 then
-    local count = redis.call('SCARD', K_ITEMS) - redis.call('ZCOUNT', K_EXP, '-inf', now)
-    if count + usage.items > max_items then
-      return {0, 'quota_items', spec.tok, count, max_items}
+    if not usage.live then
+      usage.live = redis.call('SCARD', K_ITEMS) - redis.call('ZCOUNT', K_EXP, '-inf', now)
+    end
+    if usage.live + usage.items > max_items then
+      return {0, 'quota_items', spec.tok, usage.live, max_items}
     end
   end
   if max_bytes > 0 then
-    local used = tonumber(redis.call('GET', K_BYTES) or '0')
-    if used + usage.bytes > max_bytes then
-      return {0, 'quota_bytes', spec.tok, used, max_bytes}
+    if not usage.used then usage.used = tonumber(redis.call('GET', K_BYTES) or '0') end
+    if usage.used + usage.bytes > max_bytes then
+      return {0, 'quota_bytes', spec.tok, usage.used, max_bytes}
     end
   end
   return nil
