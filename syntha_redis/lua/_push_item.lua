@@ -9,9 +9,16 @@
 -- batch), and the item count leaves out any still waiting. Their bytes are
 -- only uncounted once pruned, so a user with more than QUOTA_PRUNE expired
 -- items waiting may be refused bytes until the sweeper has caught up.
+-- When that prune took fewer than it could, none is left waiting (drained),
+-- and the count needs no ZCOUNT of them.
 local QUOTA_PRUNE = 1000
+local drained = false
 local function prune_for_quotas(now, lim)
-  if lim.items > 0 or lim.bytes > 0 then prune(now, QUOTA_PRUNE) else prune(now) end
+  if lim.items > 0 or lim.bytes > 0 then
+    drained = prune(now, QUOTA_PRUNE) < QUOTA_PRUNE
+  else
+    prune(now)
+  end
 end
 
 -- Values must be what the client's codec writes and reads back
@@ -194,7 +201,8 @@ local function check_item(spec, usage, lim, now)
   -- nothing, so they hold for every item of a batch
   if max_items > 0 and usage.items > 0 then
     if not usage.live then
-      usage.live = redis.call('SCARD', K_ITEMS) - redis.call('ZCOUNT', K_EXP, '-inf', now)
+      usage.live = redis.call('SCARD', K_ITEMS)
+      if not drained then usage.live = usage.live - redis.call('ZCOUNT', K_EXP, '-inf', now) end
     end
     if usage.live + usage.items > max_items then
       return {0, 'quota_items', spec.tok, usage.live, max_items}
