@@ -242,21 +242,23 @@ end
 -- encoded sizes, 0 = none. Without a copy the call stops here, before any
 -- write, and the client provisions one and calls again; so no client's own
 -- settings, and no raw EVALSHA, can get around them.
-local LIMITS_FORMAT = '^' .. string.rep('(%d+)|', 10) .. '(%d+)$'
+-- (a literal: a script builds what it computes on every call)
+local LIMITS_FORMAT = '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$'
 local function limits()
   local copy = redis.call('GET', K_LIMITS)
   if not copy then
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the user has no copy of the limits')
   end
-  -- one match, not an iterator (this runs on every write)
-  local n = {string.match(copy, LIMITS_FORMAT)}
-  if not n[11] then  -- not a copy this version wrote: provision it again
+  -- one match into locals, not an iterator or a table (this runs on every write)
+  local items, bytes, value, topics, subs, agent_topics, key, name, stream, prune_batch, batch =
+    string.match(copy, LIMITS_FORMAT)
+  if not batch then  -- not a copy this version wrote: provision it again
     return nil, redis.error_reply('SYNTHA_LIMITS_NEEDED the copy of the limits is unreadable')
   end
-  return {items = tonumber(n[1]), bytes = tonumber(n[2]), value = tonumber(n[3]),
-          topics = tonumber(n[4]), subs = tonumber(n[5]), agent_topics = tonumber(n[6]),
-          key = tonumber(n[7]), name = tonumber(n[8]), stream = tonumber(n[9]),
-          prune = tonumber(n[10]), batch = tonumber(n[11])}
+  return {items = tonumber(items), bytes = tonumber(bytes), value = tonumber(value),
+          topics = tonumber(topics), subs = tonumber(subs), agent_topics = tonumber(agent_topics),
+          key = tonumber(key), name = tonumber(name), stream = tonumber(stream),
+          prune = tonumber(prune_batch), batch = tonumber(batch)}
 end
 
 -- An argument this version's client never sends (a raw EVALSHA, a client of
@@ -312,9 +314,12 @@ local function checked_head()
   local stream = whole(ARGV[2], 1e15)
   if not stream or stream < 1 then return nil, refused('stream_max_length', ARGV[2], lim.stream) end
   if lim.stream > 0 and stream > lim.stream then ARGV[2] = string.format('%d', lim.stream) end
-  for i, what in ipairs({'stream_max_age', 'stream_idle_ttl', 'operation_ttl'}) do
-    local ms = whole(ARGV[i + 2], MAX_PERIOD_MS)
-    if not ms or ms < 1 then return nil, refused(what, ARGV[i + 2], MAX_PERIOD_MS) end
+  for i = 3, 5 do
+    local ms = whole(ARGV[i], MAX_PERIOD_MS)
+    if not ms or ms < 1 then
+      local what = ({'stream_max_age', 'stream_idle_ttl', 'operation_ttl'})[i - 2]
+      return nil, refused(what, ARGV[i], MAX_PERIOD_MS)
+    end
   end
   local batch = whole(ARGV[6], 1e15)
   if not batch or batch < 1 then return nil, refused('prune_batch', ARGV[6], lim.prune) end

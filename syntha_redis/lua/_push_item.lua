@@ -9,9 +9,16 @@
 -- batch), and the item count leaves out any still waiting. Their bytes are
 -- only uncounted once pruned, so a user with more than QUOTA_PRUNE expired
 -- items waiting may be refused bytes until the sweeper has caught up.
+-- When that prune took fewer than it could, none is left waiting (drained),
+-- and the count needs no ZCOUNT of them.
 local QUOTA_PRUNE = 1000
+local drained = false
 local function prune_for_quotas(now, lim)
-  if lim.items > 0 or lim.bytes > 0 then prune(now, QUOTA_PRUNE) else prune(now) end
+  if lim.items > 0 or lim.bytes > 0 then
+    drained = prune(now, QUOTA_PRUNE) < QUOTA_PRUNE
+  else
+    prune(now)
+  end
 end
 
 -- Values must be what the client's codec writes and reads back
@@ -24,18 +31,26 @@ end
 -- one call's values may hold at most MAX_ELEMENTS elements together (the
 -- client checks each value against the same, codec.MAX_ELEMENTS).
 local MAX_DEPTH, MAX_ELEMENTS = 500, 20000
--- bytes after the header byte of fixed-size scalars (floats, ints)
-local MP_FIXED = {[0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8,
-                  [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8}
--- width of the length field: strings, bytes, arrays, maps
-local MP_WIDTH = {[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4,
-                  [0xdc] = 2, [0xdd] = 4, [0xde] = 2, [0xdf] = 4}
+-- Per header byte, as digits of string constants (a table constructor would
+-- run on every call, a constant is built once when the script is loaded):
+-- bytes after the header of fixed-size scalars, headers 0xca to 0xd3 (floats, ints)
+local MP_FIXED = '4812481248'
+-- width of the length field of strings, bytes, arrays and maps, headers 0xc0 to
+-- 0xff ('0' = none: 0xc4-0xc6 bin, 0xd9-0xdb str, 0xdc-0xdd array, 0xde-0xdf map)
+local MP_WIDTH = '0000124000000000000000000124242400000000000000000000000000000000'
 
 -- Returns the elements of value s, or nil if s is not such a value or holds
 -- more than budget elements.
 local function msgpack_elements(s, budget)
   local byte = string.byte
   local pos, size, seen = 1, #s, 0
+  -- a lone string up to 255 bytes (fixstr, str8), the commonest value, is one
+  -- element: no walk, no tables
+  local c1, c2 = byte(s, 1, 2)
+  if budget >= 1 and c1 and ((c1 >= 0xa0 and c1 <= 0xbf and size == c1 - 0x9f) or
+                             (c1 == 0xd9 and c2 and size == c2 + 2)) then
+    return 1
+  end
   local left, is_map, d = {1}, {false}, 1  -- per open container: elements left
   while d > 0 do
     if left[d] == 0 then
@@ -48,8 +63,9 @@ local function msgpack_elements(s, budget)
       local c = byte(s, pos)
       if not c then return nil end
       local count, map, len = 0, false, 0
-      local width = MP_WIDTH[c]
-      if width then
+      local width = 0
+      if c >= 0xc0 then width = byte(MP_WIDTH, c - 0xbf) - 48 end
+      if width > 0 then
         local b1, b2, b3, b4 = byte(s, pos + 1, pos + width)
         if width == 1 then len = b1
         elseif width == 2 then len = b2 and b1 * 256 + b2
@@ -71,8 +87,8 @@ local function msgpack_elements(s, budget)
         pos, count = pos + 1, c - 0x90
       elseif c >= 0x80 and c <= 0x8f then
         pos, count, map = pos + 1, c - 0x80, true
-      elseif MP_FIXED[c] then
-        pos = pos + 1 + MP_FIXED[c]
+      elseif c >= 0xca and c <= 0xd3 then
+        pos = pos + 1 + byte(MP_FIXED, c - 0xc9) - 48
       else
         return nil  -- 0xc1 (never used) and the extension types
       end
@@ -143,7 +159,8 @@ local function new_usage()
 end
 
 -- Returns nil if the item may be written, else a failure reply.
--- usage = {items=n, bytes=n, elements=n, ...} (new_usage()) accumulates the effect of earlier items of a batch.
+-- usage = {items=n, bytes=n, elements=n, ...} (new_usage()) accumulates the effect of earlier
+-- items of a batch, and keeps the user's live item count and bytes once read (live, used).
 local function check_item(spec, usage, lim, now)
   local too_big = check_size(spec, lim, usage)
   if too_big then return too_big end
@@ -180,16 +197,21 @@ local function check_item(spec, usage, lim, now)
   end
   usage.bytes = usage.bytes + footprint(spec.tok, string.len(spec.value), spec.topics, spec.subs)
     - old_size
+  -- the user's counts are read once a call, not once an item: checks write
+  -- nothing, so they hold for every item of a batch
   if max_items > 0 and usage.items > 0 then
-    local count = redis.call('SCARD', K_ITEMS) - redis.call('ZCOUNT', K_EXP, '-inf', now)
-    if count + usage.items > max_items then
-      return {0, 'quota_items', spec.tok, count, max_items}
+    if not usage.live then
+      usage.live = redis.call('SCARD', K_ITEMS)
+      if not drained then usage.live = usage.live - redis.call('ZCOUNT', K_EXP, '-inf', now) end
+    end
+    if usage.live + usage.items > max_items then
+      return {0, 'quota_items', spec.tok, usage.live, max_items}
     end
   end
   if max_bytes > 0 then
-    local used = tonumber(redis.call('GET', K_BYTES) or '0')
-    if used + usage.bytes > max_bytes then
-      return {0, 'quota_bytes', spec.tok, used, max_bytes}
+    if not usage.used then usage.used = tonumber(redis.call('GET', K_BYTES) or '0') end
+    if usage.used + usage.bytes > max_bytes then
+      return {0, 'quota_bytes', spec.tok, usage.used, max_bytes}
     end
   end
   return nil

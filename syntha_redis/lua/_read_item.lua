@@ -14,17 +14,20 @@ local function may_see(agent, topics_csv, subs_csv, follows)
   if subs_csv ~= '' and string.find(',' .. subs_csv .. ',', ',' .. agent .. ',', 1, true) then
     return true
   end
-  if topics_csv ~= '' then
-    local key = K_ATOPICS .. agent
-    for t in string.gmatch(topics_csv, '[^,]+') do
-      if follows then
-        if follows[t] then return true end
-      elseif redis.call('ZSCORE', key, t) then
-        return true
-      end
+  if topics_csv == '' then return false end
+  -- string.find, not gmatch: no iterator per call
+  local key, start = K_ATOPICS .. agent, 1
+  while true do
+    local comma = string.find(topics_csv, ',', start, true)
+    local t = string.sub(topics_csv, start, (comma or 0) - 1)
+    if follows then
+      if follows[t] then return true end
+    elseif redis.call('ZSCORE', key, t) then
+      return true
     end
+    if not comma then return false end
+    start = comma + 1
   end
-  return false
 end
 
 -- The fields {value, version, author, created_ms, expires_ms, topics_csv, subs_csv}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import random
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -80,3 +82,27 @@ def test_a_resent_push_returns_its_first_result_unapplied(
     assert direct.xlen(mesh.operations.keys.stream) == 2  # warm-up and k, once
     records = [n.decode() for n in direct.scan_iter(match=mesh.operations.keys.root + "op:*")]
     assert all(0 < direct.pttl(n) <= 60_000 for n in records)
+
+
+def test_an_applications_random_seed_never_replays_another_write(
+    mesh_factory: Callable[..., ContextMesh],
+) -> None:
+    # operation ids come from the library's own generator: an application (or a
+    # test framework) seeding the global one must not make two writes share an id,
+    # which would answer the second with the first's result, unapplied
+    mesh = mesh_factory()
+    for key in ("a", "b"):
+        random.seed(42)
+        mesh.push(key, key)
+    assert (mesh.get("a"), mesh.get("b")) == ("a", "b")
+    # nor a forked child's ids its parent's (both would draw from the same state)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_end, mesh.operations._head()[0].encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 100).decode()
+    os.close(read_end)
+    os.close(write_end)
+    assert child != mesh.operations._head()[0]
