@@ -231,7 +231,9 @@ def test_postgres_down_during_the_crash_delays_writes_and_loses_none(
         proxy.up()
         report = f.finish()
         acked = f.acked()
-        missing = unreadable(server.url, prefix, pg_dsn, "sync", set(acked))
+        # the same address as the fleet's: one snapshot database per user, and a
+        # database is known by its address (restore.claim_user)
+        missing = unreadable(server.url, prefix, via_proxy, "sync", set(acked))
         print(f"\nPostgres down: {acked_while_down} acknowledged while it was down, "
               f"{len(acked)} in all, missing {len(missing)}; reader: {report['ok']} reads, "
               f"{report['errors']} errors, {report['misses']} misses")
