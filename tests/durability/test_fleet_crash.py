@@ -231,8 +231,8 @@ def test_postgres_down_during_the_crash_delays_writes_and_loses_none(
         proxy.up()
         report = f.finish()
         acked = f.acked()
-        # the database as the writers named it: a user has one system of record,
-        # and a database is named by its address (the proxy is up again)
+        # the same address as the fleet's: one snapshot database per user, and a
+        # database is known by its address (restore.claim_user)
         missing = unreadable(server.url, prefix, via_proxy, "sync", set(acked))
         print(f"\nPostgres down: {acked_while_down} acknowledged while it was down, "
               f"{len(acked)} in all, missing {len(missing)}; reader: {report['ok']} reads, "
