@@ -4,7 +4,8 @@
     codec.py        values to bytes and back (msgpack)
     config.py       ``Settings``: one typed settings object
     connection.py   clients, pools, error translation
-    calls.py        ``ScriptCall`` / ``CommandCall``: what an operation asks of Redis
+    calls.py        ``ScriptCall`` / ``CommandCall`` / ``CachedRead``: what an operation
+                    asks of Redis (a leaf: every layer imports the call types here)
     scripts.py      the Lua scripts of ``syntha_redis/lua/``, loaded by SHA
     store.py        ``Store`` / ``AsyncStore``: the only path to Redis
     metrics.py      the store's Prometheus timings (off unless enabled)
@@ -15,6 +16,8 @@
     limits.py, registry.py            limits kept in Redis, the user registry
     models.py       ``StoredItem`` / ``ContextItem``
     health.py       the health probe (an operation like the others)
+    untrusted.py    what trusted readers make of bytes tenants can write: typed values
+                    or a ``Malformed`` reason, set aside and counted
 
 Nothing here imports from the layers above (``live``, ``agents``, ``snapshot``,
 ``ops``, ``cli``) or from the mesh classes.

@@ -110,7 +110,7 @@ def _lua_commands() -> set[str]:
 
 def _python_commands() -> set[str]:
     """Commands of every CommandCall(("NAME", ...)), as ACL names (``script|load``)."""
-    plain = re.compile(r"CommandCall\(\(\s*\"([A-Za-z]+)\"(?:\s*,\s*\"([A-Za-z]+)\")?")
+    plain = re.compile(r"CommandCall\(\s*\(\s*\"([A-Za-z]+)\"(?:\s*,\s*\"([A-Za-z]+)\")?")
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
         if ADMIN_MODULES & set(path.relative_to(PACKAGE).parts):

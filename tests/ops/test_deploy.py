@@ -76,7 +76,9 @@ def test_the_image_installs_the_version_in_pyproject() -> None:
 
 
 def test_one_image_name_and_tag_everywhere() -> None:
-    built = subprocess.run(["make", "-n", "image"], cwd=REPO, capture_output=True, text=True,
+    # --no-print-directory: under `make test` (MAKELEVEL set) make names the directory
+    built = subprocess.run(["make", "-n", "--no-print-directory", "image"], cwd=REPO,
+                           capture_output=True, text=True,
                            check=True).stdout
     assert built.strip() == f"docker build -t {IMAGE} ."
     assert {s["image"] for s in our_services().values()} == {IMAGE}
