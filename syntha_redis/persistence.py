@@ -359,7 +359,13 @@ class SnapshotBackend:
             return
         self._closed = True
         try:
-            self.flush(timeout=5)
+            # a capture that fails now would only be waited out: its entries stay
+            # pending for the next snapshotter either way
+            if self.problem is not None:
+                log.warning("snapshot not flushed on close (entries stay pending): %s",
+                            self.problem)
+            else:
+                self.flush(timeout=5)
         except SynthaError as e:
             log.warning("snapshot not flushed on close (entries stay pending): %s", e)
         with _lock:

@@ -31,6 +31,7 @@ from syntha_redis.core import keys
 from syntha_redis.exceptions import (
     SynthaConnectionError,
     SynthaError,
+    SynthaPermissionError,
     SynthaTimeoutError,
     SynthaValidationError,
 )
@@ -249,8 +250,11 @@ def item(h: Any) -> Item | Malformed | None:
 
 def user_fault(error: SynthaError) -> bool:
     """Whether Redis or the database refused one user's data (a wrong key type, a
-    row out of range) rather than failed as a whole (unreachable, timed out)."""
-    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError)
+    row out of range) rather than failed as a whole (unreachable, timed out) or
+    refused this process (a permission its credentials lack: no data causes that,
+    and the capture must say it cannot run)."""
+    return not isinstance(error, SynthaConnectionError | SynthaTimeoutError
+                          | SynthaPermissionError)
 
 
 def rows_refused(error: SynthaError) -> bool:
