@@ -226,7 +226,7 @@ def test_postgres_down_during_the_crash_delays_writes_and_loses_none(
         proxy.down()
         server = restart_empty(server)
         stalled = len(f.acked())
-        time.sleep(2.0)
+        time.sleep(1.0)
         acked_while_down = len(f.acked()) - stalled
         proxy.up()
         report = f.finish()
