@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench load deploy-check docs image
+.PHONY: demo test suite lint bench load deploy-check docs image
 
 # The image's one name and tag: the package version (tests/ops/test_deploy.py
 # checks that compose, the manifests and the docs use exactly this).
@@ -38,8 +38,14 @@ image:
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
-test: $(STAMP) lint deploy-check docs
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 4
+# The checks and the suite run side by side (-O keeps each one's output together):
+# the suite's 4 workers (worksteal: an idle one takes queued tests) mostly wait on
+# servers, which leaves the cores to mypy and mkdocs.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j4 -O lint deploy-check docs suite
+
+suite: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 4 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
