@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from syntha_redis.core import keys, limits, registry
+from syntha_redis.core import keys, limits, registry, untrusted
 from syntha_redis.core.calls import CachedRead, CommandCall, Operation, ScriptCall
 from syntha_redis.core.codec import UNREADABLE, CorruptItem, decode_value, encode_value, text
 from syntha_redis.core.config import Settings
@@ -27,6 +27,7 @@ from syntha_redis.core.models import StoredItem
 from syntha_redis.core.read_cache import freeze, freeze_mapping, thaw, thaw_mapping
 from syntha_redis.exceptions import (
     SynthaConflictError,
+    SynthaError,
     SynthaPermissionError,
     SynthaQuotaError,
     SynthaTruncationWarning,
@@ -187,6 +188,18 @@ def _due_for_registration(redis_url: str | None, root: str) -> bool:
     return since >= REGISTER_EVERY
 
 
+_refusal_logged_at = -REGISTER_EVERY
+
+
+def _announce_refused(error: SynthaError) -> None:
+    """Say (at most once a minute per process) that announcements are refused."""
+    global _refusal_logged_at
+    if time.monotonic() - _refusal_logged_at >= 60:
+        _refusal_logged_at = time.monotonic()
+        log.warning("the users registry refused an announcement (%s); writes go on, and "
+                    "the trusted snapshot worker repairs the registry's stream", error.message)
+
+
 def _registered(redis_url: str | None, root: str) -> None:
     """Stamped once the announcement was acknowledged: a failed one is due again."""
     if len(_registered_at) > 100_000:  # bounded: forgetting only costs a round trip
@@ -310,8 +323,17 @@ class MeshOperations:
             yield from limits.agreement(self.settings, *self.limit_sources)
             self.limit_sources = None
         if _due_for_registration(self.settings.redis_url, self.keys.root):
-            yield registry.announce(self.settings.key_prefix, self.user_id)
-            _registered(self.settings.redis_url, self.keys.root)
+            try:
+                yield registry.announce(self.settings.key_prefix, self.user_id)
+            except SynthaError as e:
+                # The joins stream is shared: another tenant can make it refuse an
+                # XADD (an entry at the last possible id) until a trusted worker repairs it.
+                # That must not fail this user's write: the announcement stays due.
+                if not untrusted.user_fault(e):
+                    raise
+                _announce_refused(e)
+            else:
+                _registered(self.settings.redis_url, self.keys.root)
         return (yield self._script(name, *self._head(), *args))
 
     # -- items -------------------------------------------------------------------

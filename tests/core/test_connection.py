@@ -196,3 +196,16 @@ def test_a_failed_announcement_is_sent_again_with_the_next_write(
     mesh.push("a", 1)
     joins = f"{mesh.settings.key_prefix}:{{registry}}:joins"
     assert [fields for _, fields in raw.xrange(joins)] == [{b"u": b"unlucky"}]
+
+
+def test_a_registry_another_tenant_blocked_does_not_fail_the_write(
+    mesh_factory: Callable[..., ContextMesh], raw: Any
+) -> None:
+    mesh = mesh_factory(user_id="blocked")
+    joins = f"{mesh.settings.key_prefix}:{{registry}}:joins"
+    # the last possible entry id: every XADD * to the shared stream is refused
+    raw.xadd(joins, {"u": "attacker"}, id="18446744073709551615-18446744073709551615")
+    assert mesh.push("a", 1) > 0 and mesh.get("a") == 1
+    raw.delete(joins)  # what the trusted worker's repair does
+    mesh.push("b", 2)  # the announcement was still due: sent now
+    assert [fields for _, fields in raw.xrange(joins)] == [{b"u": b"blocked"}]
