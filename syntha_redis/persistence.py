@@ -60,10 +60,11 @@ from syntha_redis.snapshot import (
     Snapshotter,
     SqliteDB,
 )
-from syntha_redis.snapshot.capture import FLOOR_TTL_MS, NO_FLOOR, Lag
+from syntha_redis.snapshot.capture import Lag
 from syntha_redis.snapshot.db import require_postgres_extra
 from syntha_redis.snapshot.guard import KeyspaceGuard
 from syntha_redis.snapshot.restore import claim_user
+from syntha_redis.snapshot.rows import FLOOR_TTL_MS, NO_FLOOR
 from syntha_redis.snapshot.write_through import NEEDS_CAPTURE, rows_of
 
 __all__ = [

@@ -33,17 +33,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis
 
 from syntha_redis.core import keys, untrusted
 from syntha_redis.core.calls import CommandCall
 from syntha_redis.core.codec import text
+from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
-
-if TYPE_CHECKING:
-    from syntha_redis.core.store import Store
 
 __all__ = ["announce", "ask_for_limits", "forget", "fold", "take_limit_asks", "users",
            "FOLD_BATCH", "JOINS_KEPT"]
@@ -54,6 +52,14 @@ RECHECK_SECONDS = 5.0
 RECHECK_KEPT = 100  # joins waiting for their user's first write, per deployment
 EXISTS_CHUNK = 1_000  # version counters per MGET
 FUTURE_MS = 3_600_000  # an entry id this far past the clock was not made by XADD *
+
+class Store(Protocol):
+    """What the registry's readers use of a ``core.store.Store``: the store's
+    module imports the limits, which use the registry, so none is imported here."""
+
+    settings: Settings
+    client: Any
+
 
 _lock = threading.Lock()
 _recheck: dict[str, dict[str, float]] = {}  # prefix -> token -> give up at (monotonic)

@@ -52,17 +52,23 @@ from syntha_redis.core.untrusted import rows_refused, user_fault
 from syntha_redis.exceptions import SynthaConnectionError, SynthaError
 from syntha_redis.snapshot.db import SnapshotDB
 from syntha_redis.snapshot.reconcile import capture_user
-from syntha_redis.snapshot.rows import PERMISSIONS, SUBSCRIBED, AgentRow, Batch, ItemRow
+from syntha_redis.snapshot.restore import restore_user
+from syntha_redis.snapshot.rows import (
+    FLOOR_TTL_MS,
+    NO_FLOOR,
+    PERMISSIONS,
+    SUBSCRIBED,
+    AgentRow,
+    Batch,
+    ItemRow,
+    item_row,
+)
 
-__all__ = ["Snapshotter", "Entry", "Lag", "item_row", "FLOOR_TTL_MS", "NO_FLOOR"]
+__all__ = ["Snapshotter", "Entry", "Lag"]
 
 log = logging.getLogger("syntha_redis.snapshot")
 
 CHUNK = 64  # streams per pipelined read
-# A user's capture floor lapses after this long without a capture (its
-# snapshot was turned off): then its stream is trimmed by length again.
-FLOOR_TTL_MS = 7 * 86_400_000
-NO_FLOOR = "0-0"  # floor of a user no capture has acknowledged anything of yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +88,6 @@ class Lag:
     entries: int = 0
     seconds: float = 0.0
     gaps: tuple[str, ...] = ()
-
-
-def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
-    """The row for an item hash read with HMGET keys.ITEM_HASH_FIELDS (None if it is gone)."""
-    found = untrusted.item(h)
-    if not isinstance(found, untrusted.Item):
-        return found
-    return ItemRow(user_id, key, found.value, list(found.topics), list(found.subscribers),
-                   found.author, found.version, found.created_ms, found.expires_ms)
 
 
 class Snapshotter:
@@ -443,9 +440,6 @@ class Snapshotter:
         """Capture ``user_id`` in full, then put back into Redis the snapshot's rows
         that are newer than Redis's: a batch read before Redis lost the user's data
         may have been committed after the user was restored."""
-        # imported here: restore builds on this module (item_row, the floor)
-        from syntha_redis.snapshot.restore import restore_user
-
         self.recapture(user_id)
         try:
             restore_user(self.settings, self.db, user_id)

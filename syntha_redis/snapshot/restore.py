@@ -31,9 +31,8 @@ from syntha_redis.core.config import Settings
 from syntha_redis.core.connection import translate_error
 from syntha_redis.core.store import Store
 from syntha_redis.exceptions import SynthaConfigurationError, SynthaError, SynthaPersistenceError
-from syntha_redis.snapshot.capture import FLOOR_TTL_MS, NO_FLOOR, item_row
 from syntha_redis.snapshot.db import SnapshotDB
-from syntha_redis.snapshot.rows import AgentRow, ItemRow
+from syntha_redis.snapshot.rows import FLOOR_TTL_MS, NO_FLOOR, AgentRow, ItemRow, item_row
 
 __all__ = ["RestoreReport", "Verification", "claim_user", "restore_user", "restore_all",
            "verify_user"]

@@ -1,13 +1,22 @@
-"""What the snapshot stores: item rows, agent rows, and batches of both."""
+"""What the snapshot stores: item rows, agent rows, and batches of both; an item
+row made from an item hash; the capture floor's constants (lua/snapshot_advance.lua)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["ItemRow", "AgentRow", "Batch", "SUBSCRIBED", "PERMISSIONS"]
+from syntha_redis.core import untrusted
+
+__all__ = ["ItemRow", "AgentRow", "Batch", "SUBSCRIBED", "PERMISSIONS", "item_row",
+           "FLOOR_TTL_MS", "NO_FLOOR"]
 
 SUBSCRIBED = "subscribed"
 PERMISSIONS = "permissions"
+# A user's capture floor lapses after this long without a capture (its
+# snapshot was turned off): then its stream is trimmed by length again.
+FLOOR_TTL_MS = 7 * 86_400_000
+NO_FLOOR = "0-0"  # floor of a user no capture has acknowledged anything of yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +81,12 @@ class Batch:
             [agents[k] for k in sorted(agents)],
             sorted(clears.items()),
         )
+
+
+def item_row(user_id: str, key: str, h: Any) -> ItemRow | untrusted.Malformed | None:
+    """The row for an item hash read with HMGET keys.ITEM_HASH_FIELDS (None if it is gone)."""
+    found = untrusted.item(h)
+    if not isinstance(found, untrusted.Item):
+        return found
+    return ItemRow(user_id, key, found.value, list(found.topics), list(found.subscribers),
+                   found.author, found.version, found.created_ms, found.expires_ms)
