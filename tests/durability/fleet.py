@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from syntha_redis import ContextMesh, SynthaError
+
+T = TypeVar("T")
 
 # Short timeouts: a dead Redis must turn into a retry within the test's time.
 FAST = {"socket_timeout": 1.0, "connect_timeout": 0.5, "retries": 0, "auto_cleanup": False,
@@ -91,8 +93,10 @@ def read(url: str, prefix: str, dsn: str, durability: str, acks: str, report: st
     ok, an error (Redis away) or a miss (an acknowledged key read as absent); one
     "ok errors misses" line goes to ``report`` at the end, then the missed keys."""
     quiet()
-    mesh = open_mesh(url, prefix, dsn, durability)
-    mesh.register_agent_topics("reader", ["work"])  # a write too: it must survive the crash
+    # a loaded machine may start the reader after the crash began: retry its set-up
+    mesh = until_it_works(lambda: open_mesh(url, prefix, dsn, durability))
+    # a write too: it must survive the crash
+    until_it_works(lambda: mesh.register_agent_topics("reader", ["work"]))
     ok = errors = 0
     missed: list[str] = []
     known: list[str] = []
@@ -118,6 +122,15 @@ def read(url: str, prefix: str, dsn: str, durability: str, acks: str, report: st
             ok += 1
     Path(report).write_text(f"{ok} {errors} {len(missed)}\n" + "\n".join(missed))
     mesh.close()
+
+
+def until_it_works(call: Callable[[], T]) -> T:
+    """``call()``, again every 50 ms while Redis (or the snapshot) is away."""
+    while True:
+        try:
+            return call()
+        except SynthaError:
+            time.sleep(0.05)
 
 
 def acked_keys(acks: str) -> dict[str, int]:
