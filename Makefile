@@ -54,6 +54,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_server.py
 	$(BIN)/python benchmarks/bench_saturation.py
 	$(BIN)/python benchmarks/bench_ideas.py
+	$(BIN)/python benchmarks/bench_heavy_calls.py
+	$(BIN)/python benchmarks/bench_registry_flood.py
+	$(BIN)/python benchmarks/bench_cache.py
 
 # Locust, headless, against the machine's Redis (SYNTHA_REDIS_URL): the mesh's
 # own User class next to a raw redis-py User in the same run.
