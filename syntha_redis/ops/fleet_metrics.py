@@ -171,7 +171,7 @@ def _read_chunk(store: Store, chunk: list[str], now_ms: int, reading: FleetReadi
 def _oldest_waiting(store: Store, streams: list[tuple[str, dict[str, Any] | None]],
                     waiting: _Waiting) -> None:
     """The oldest unacknowledged event of each stream, as the snapshotter counts lag
-    (``Snapshotter.oldest_waiting``): its oldest pending entry, or the first entry
+    (``Snapshotter.lag``, without its gap check): its oldest pending entry, or the first entry
     after the group's last delivered one; a stream without the group waits whole."""
     if not streams:
         return
