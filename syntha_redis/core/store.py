@@ -365,6 +365,9 @@ class AsyncStore:
         task = asyncio.get_running_loop().create_task(self._run(operation))
         self._ahead.add(task)
         task.add_done_callback(self._ahead.discard)
+        # a caller that never awaits it (a watch dropped unread) logs no
+        # "exception was never retrieved": its error is the caller's to see
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         return task
 
     async def _run(self, operation: Operation[T]) -> T:
