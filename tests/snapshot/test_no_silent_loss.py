@@ -208,15 +208,22 @@ def test_a_second_snapshot_database_for_a_user_is_refused(
         first.close()
 
 
+def _written_then_lost(server: RedisProcess, prefix: str, db: Path) -> ContextMesh:
+    """A sync mesh of database ``db`` that pushed a and c and removed a; then its
+    Redis restarted empty."""
+    mesh = _sqlite_mesh(server.url, prefix, db, "sync")
+    mesh.push("a", 1)
+    mesh.push("c", 3)
+    mesh.remove("a")
+    server.kill()
+    server.start()
+    return mesh
+
+
 def test_after_an_empty_restart_the_first_restore_claims_the_user(
     private_redis: RedisProcess, prefix: str, tmp_path: Path
 ) -> None:
-    m1 = _sqlite_mesh(private_redis.url, prefix, tmp_path / "a.db", "sync")
-    m1.push("a", 1)
-    m1.push("c", 3)
-    m1.remove("a")
-    private_redis.kill()
-    private_redis.start()
+    m1 = _written_then_lost(private_redis, prefix, tmp_path / "a.db")
     assert (m1.size(), m1.get("c")) == (1, 3)  # m1's database restored first: it holds the user
     with pytest.raises(SynthaConfigurationError):
         _sqlite_mesh(private_redis.url, prefix, tmp_path / "b.db")
@@ -226,12 +233,7 @@ def test_after_an_empty_restart_the_first_restore_claims_the_user(
 def test_a_mesh_of_another_database_never_acts_on_a_keyspace_it_did_not_restore(
     private_redis: RedisProcess, prefix: str, tmp_path: Path
 ) -> None:
-    m1 = _sqlite_mesh(private_redis.url, prefix, tmp_path / "a.db", "sync")
-    m1.push("a", 1)
-    m1.push("c", 3)
-    m1.remove("a")
-    private_redis.kill()
-    private_redis.start()
+    m1 = _written_then_lost(private_redis, prefix, tmp_path / "a.db")
     m2 = _sqlite_mesh(private_redis.url, prefix, tmp_path / "b.db", "sync")
     m2.push("b", 2)  # the other database restored first: it holds the user now
     with pytest.raises(SynthaConfigurationError):
