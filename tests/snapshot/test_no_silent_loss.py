@@ -243,13 +243,18 @@ def test_a_mesh_of_another_database_never_acts_on_a_keyspace_it_did_not_restore(
     m2.close()
 
 
+def _user_without(server: RedisProcess, *denied: str) -> str:
+    """The URL of a Redis user of ``server`` that may run every command but ``denied``."""
+    redis.Redis.from_url(server.url).acl_setuser(
+        "tenant", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+        commands=["+@all", *denied])
+    return f"redis://tenant:pw@127.0.0.1:{server.port}/0"
+
+
 def test_health_says_why_a_capture_cannot_run(
     private_redis: RedisProcess, prefix: str, tmp_path: Path
 ) -> None:
-    admin = redis.Redis.from_url(private_redis.url)
-    admin.acl_setuser("tenant", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
-                      commands=["+@all", "-xreadgroup", "-xinfo"])
-    url = f"redis://tenant:pw@127.0.0.1:{private_redis.port}/0"
+    url = _user_without(private_redis, "-xreadgroup", "-xinfo")
     mesh = _sqlite_mesh(url, prefix, tmp_path / "s.db", "async")
     try:
         mesh.push("x", 1)
@@ -267,10 +272,7 @@ def test_health_says_why_a_capture_cannot_run(
 def test_a_sync_delete_topic_that_cannot_be_captured_raises(
     private_redis: RedisProcess, prefix: str, tmp_path: Path
 ) -> None:
-    admin = redis.Redis.from_url(private_redis.url)
-    admin.acl_setuser("tenant", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
-                      commands=["+@all", "-xreadgroup"])
-    url = f"redis://tenant:pw@127.0.0.1:{private_redis.port}/0"
+    url = _user_without(private_redis, "-xreadgroup")
     mesh = ContextMesh(user_id="u", redis_url=url, key_prefix=prefix, db_backend="sqlite",
                        db_path=str(tmp_path / "s.db"), durability="sync", retries=0,
                        socket_timeout=0.3)
